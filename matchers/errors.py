@@ -1,0 +1,79 @@
+"""The one exception tree of cohortwatch.
+
+Every error a user can cause or fix is one of these; the CLI turns them into exit status 2
+with the message on stderr, at a single place, so no traceback ever reaches a user::
+
+    CohortwatchError
+    ├── ConfigError                 a configuration file or option is wrong
+    ├── KeyFileError                the secret key is missing, malformed or too readable
+    │   └── KeyFilePermissionError
+    ├── StateError                  the state directory or database is unusable
+    ├── CohortError                 a cohort is unknown, or its enrollment file unusable
+    │   ├── UnknownCohortError
+    │   └── EnrollmentInputError
+    └── DatasetError                a dataset cannot be read as a whole
+        ├── UnreadableDatasetError
+        └── NoUsableColumnsError
+
+Messages never contain a personal value: they name files, columns, row numbers and counts.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CohortError",
+    "CohortwatchError",
+    "ConfigError",
+    "DatasetError",
+    "EnrollmentInputError",
+    "KeyFileError",
+    "KeyFilePermissionError",
+    "NoUsableColumnsError",
+    "StateError",
+    "UnknownCohortError",
+    "UnreadableDatasetError",
+]
+
+
+class CohortwatchError(Exception):
+    """Root of every error cohortwatch raises on purpose."""
+
+
+class ConfigError(CohortwatchError):
+    """A configuration file, key path or command-line option is invalid."""
+
+
+class KeyFileError(CohortwatchError):
+    """The secret key file is missing or not a 32-byte key."""
+
+
+class KeyFilePermissionError(KeyFileError):
+    """The secret key file can be read by group or others."""
+
+
+class StateError(CohortwatchError):
+    """The state directory or its database cannot be used."""
+
+
+class CohortError(CohortwatchError):
+    """A cohort operation cannot be carried out."""
+
+
+class UnknownCohortError(CohortError):
+    """The named cohort is not enrolled."""
+
+
+class EnrollmentInputError(CohortError):
+    """The enrollment file cannot be used (format, columns)."""
+
+
+class DatasetError(CohortwatchError):
+    """A dataset file cannot be scanned at all."""
+
+
+class UnreadableDatasetError(DatasetError):
+    """The file is not in a format we can read, or is broken beyond use."""
+
+
+class NoUsableColumnsError(DatasetError):
+    """No column holds BSNs, or names together with birth dates."""

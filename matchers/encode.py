@@ -1,0 +1,304 @@
+"""Turn a batch of table rows into keyed encodings — the same code for cohort and leak.
+
+Enrollment and matching must encode identically or nothing matches, so both go through
+:class:`RecordEncoder`. Work is done once per *distinct* value (dictionary encoding of each
+column), because leaked tables repeat first names, surnames and birth dates endlessly; the
+per-row part is numpy gathers. Raw values exist only inside this call.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from matchers import bsn as bsnrules
+from matchers.bloom import BloomEncoder
+from matchers.columns import ColumnRoles
+from matchers.dates import parse_date
+from matchers.keyed import Domain, KeyedPRF, derive_subkey
+from matchers.names import normalise_name
+from matchers.phonetic import sound_code
+
+__all__ = ["EncodedRecords", "RecordEncoder"]
+
+_POSTCODE = re.compile(r"^(\d{4})([A-Z]{2})?$")
+_CACHE_LIMIT = 400_000
+
+
+@dataclass
+class EncodedRecords:
+    """Keyed encodings of ``n`` rows; 0 means "absent" in every uint64 array.
+
+    ``bsn_value`` holds the raw digits in memory only, for typo repair; it is never stored.
+    """
+
+    n: int
+    bsn_value: np.ndarray  # int64
+    bsn_status: np.ndarray  # int8: bsn.ABSENT / VALID / TYPO
+    bsn: np.ndarray  # uint64 keyed BSN (VALID rows only)
+    dob: np.ndarray  # uint64 keyed birth date
+    dob_swap: np.ndarray  # uint64 keyed day/month-swapped birth date
+    dob_pairs: np.ndarray  # (n, 3) uint64 keyed (year, month), (year, day), (month, day)
+    initial: np.ndarray  # uint64 keyed first initial
+    gn: np.ndarray  # (n, W) uint64 first-given-name filter
+    sn: np.ndarray  # (n, 2, W) uint64 surname-part filters
+    blocks: np.ndarray  # (n, 6) uint64 keyed (surname sound, date pair) blocking keys
+    postcode: np.ndarray  # uint64 keyed postcode
+    has_name: np.ndarray  # bool: a surname is known
+
+    def name_dob_usable(self) -> np.ndarray:
+        """Rows that can be matched on names and birth date."""
+        return self.has_name & (self.dob != 0)
+
+
+def _col(batch: pa.RecordBatch, name: str | None) -> pa.Array | None:
+    if name is None or name not in batch.schema.names:
+        return None
+    arr = batch.column(name)
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    return arr
+
+
+def _distinct(arr: pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Indices into the distinct values, and the distinct values ('' for null)."""
+    enc = pc.dictionary_encode(pc.fill_null(arr, ""))
+    return enc.indices.to_numpy(zero_copy_only=False), enc.dictionary.to_pylist()
+
+
+class RecordEncoder:
+    """Encodes batches with one key; caches per distinct value across batches."""
+
+    def __init__(self, key: bytes, *, bloom_bits: int = 256, bloom_k: int = 6) -> None:
+        self.prf = KeyedPRF(key)
+        self.bloom = BloomEncoder(derive_subkey(key, "bloom"), bits=bloom_bits, k=bloom_k)
+        self.words = self.bloom.words
+        self._dates: dict[str, tuple[int, int, int] | None] = {}
+        self._given: dict[str, tuple[str, str]] = {}
+        self._surname: dict[str, tuple[str, ...]] = {}
+        self._full: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+        self._filters: dict[tuple[str, str], np.ndarray] = {}
+        self._sounds: dict[str, int] = {}
+
+    # -- per-distinct-value helpers -------------------------------------------------------
+
+    def _filter(self, field: str, value: str) -> np.ndarray:
+        f = self._filters.get((field, value))
+        if f is None:
+            if len(self._filters) > _CACHE_LIMIT:
+                self._filters.clear()
+            f = self.bloom.encode(field, value)
+            self._filters[(field, value)] = f
+        return f
+
+    def _sound(self, core: str) -> int:
+        s = self._sounds.get(core)
+        if s is None:
+            code = sound_code(core) if core else ""
+            s = zlib.crc32(code.encode()) | 1 if code else 0
+            self._sounds[core] = s
+        return s
+
+    def _date(self, text: str) -> tuple[int, int, int] | None:
+        if text in self._dates:
+            return self._dates[text]
+        if len(self._dates) > _CACHE_LIMIT:
+            self._dates.clear()
+        ymd = parse_date(text) if text else None
+        self._dates[text] = ymd
+        return ymd
+
+    def _given_parts(self, given: str, initials: str) -> tuple[str, str]:
+        key = given + "\x1f" + initials
+        hit = self._given.get(key)
+        if hit is None:
+            if len(self._given) > _CACHE_LIMIT:
+                self._given.clear()
+            pn = normalise_name(given=given or None, initials=initials or None, surname="x")
+            hit = (pn.given, pn.initials) if pn else ("", "")
+            self._given[key] = hit
+        return hit
+
+    def _surname_parts(self, prefix: str, surname: str) -> tuple[str, ...]:
+        key = prefix + "\x1f" + surname
+        hit = self._surname.get(key)
+        if hit is None:
+            if len(self._surname) > _CACHE_LIMIT:
+                self._surname.clear()
+            pn = normalise_name(prefix=prefix or None, surname=surname) if surname else None
+            hit = pn.surnames if pn else ()
+            self._surname[key] = hit
+        return hit
+
+    def _full_parts(self, full: str) -> tuple[str, str, tuple[str, ...]]:
+        hit = self._full.get(full)
+        if hit is None:
+            if len(self._full) > _CACHE_LIMIT:
+                self._full.clear()
+            pn = normalise_name(full=full) if full else None
+            hit = (pn.given, pn.initials, pn.surnames) if pn else ("", "", ())
+            self._full[full] = hit
+        return hit
+
+    # -- columns ----------------------------------------------------------------------------
+
+    def _encode_bsn(self, arr: pa.Array | None, n: int) -> tuple[np.ndarray, ...]:
+        if arr is None:
+            zeros = np.zeros(n, dtype=np.int64)
+            return zeros, np.zeros(n, dtype=np.int8), np.zeros(n, dtype=np.uint64)
+        values, status = bsnrules.parse_column(arr)
+        keyed = self.prf.encode_masked(Domain.BSN, status == bsnrules.VALID, values)
+        return values, status, keyed
+
+    def _encode_dates(self, arr: pa.Array | None, n: int) -> np.ndarray:
+        """(n, 3) int32 year, month, day; zeros where absent or unparseable."""
+        out = np.zeros((n, 3), dtype=np.int32)
+        if arr is None:
+            return out
+        idx, values = _distinct(arr)
+        table = np.zeros((len(values), 3), dtype=np.int32)
+        for i, text in enumerate(values):
+            ymd = self._date(text.strip())
+            if ymd:
+                table[i] = ymd
+        return table[idx]
+
+    def _encode_names(
+        self, batch: pa.RecordBatch, roles: ColumnRoles, n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Given-name filters, surname-part filters, initials, sound codes, has-surname."""
+        w = self.words
+        gn = np.zeros((n, w), dtype=np.uint64)
+        sn = np.zeros((n, 2, w), dtype=np.uint64)
+        initial = np.zeros(n, dtype=np.int64)
+        sounds = np.zeros((n, 2), dtype=np.int64)
+        has = np.zeros(n, dtype=bool)
+        full = _col(batch, roles.full_name)
+        surname = _col(batch, roles.surname)
+        if surname is not None:
+            given_col = _col(batch, roles.given)
+            init_col = _col(batch, roles.initials)
+            prefix_col = _col(batch, roles.prefix)
+            gparts = [c for c in (given_col, init_col) if c is not None]
+            if gparts:
+                gkey = pc.binary_join_element_wise(*[pc.fill_null(c, "") for c in gparts], "\x1f")
+                gidx, gvals = _distinct(gkey)
+                gtab = np.zeros((len(gvals), w), dtype=np.uint64)
+                itab = np.zeros(len(gvals), dtype=np.int64)
+                for i, v in enumerate(gvals):
+                    fields = v.split("\x1f")
+                    g = fields[0] if given_col is not None else ""
+                    ini = fields[-1] if init_col is not None else ""
+                    given, initials = self._given_parts(g, ini)
+                    gtab[i] = self._filter("g", given)
+                    itab[i] = ord(initials[0]) if initials else 0
+                gn, initial = gtab[gidx], itab[gidx]
+            skey = (
+                pc.binary_join_element_wise(
+                    pc.fill_null(prefix_col, ""), pc.fill_null(surname, ""), "\x1f"
+                )
+                if prefix_col is not None
+                else surname
+            )
+            sidx, svals = _distinct(skey)
+            stab = np.zeros((len(svals), 2, w), dtype=np.uint64)
+            otab = np.zeros((len(svals), 2), dtype=np.int64)
+            htab = np.zeros(len(svals), dtype=bool)
+            for i, v in enumerate(svals):
+                prefix, _, sur = v.rpartition("\x1f") if prefix_col is not None else ("", "", v)
+                cores = self._surname_parts(prefix, sur)
+                for j, core in enumerate(cores[:2]):
+                    stab[i, j] = self._filter("s", core)
+                    otab[i, j] = self._sound(core)
+                htab[i] = bool(cores)
+            sn, sounds, has = stab[sidx], otab[sidx], htab[sidx]
+        elif full is not None:
+            fidx, fvals = _distinct(full)
+            gtab = np.zeros((len(fvals), w), dtype=np.uint64)
+            itab = np.zeros(len(fvals), dtype=np.int64)
+            stab = np.zeros((len(fvals), 2, w), dtype=np.uint64)
+            otab = np.zeros((len(fvals), 2), dtype=np.int64)
+            htab = np.zeros(len(fvals), dtype=bool)
+            for i, v in enumerate(fvals):
+                given, initials, cores = self._full_parts(v)
+                gtab[i] = self._filter("g", given)
+                itab[i] = ord(initials[0]) if initials else 0
+                for j, core in enumerate(cores[:2]):
+                    stab[i, j] = self._filter("s", core)
+                    otab[i, j] = self._sound(core)
+                htab[i] = bool(cores)
+            gn, initial, sn, sounds, has = (
+                gtab[fidx],
+                itab[fidx],
+                stab[fidx],
+                otab[fidx],
+                htab[fidx],
+            )
+        return gn, sn, initial, sounds, has
+
+    def _encode_postcode(self, arr: pa.Array | None, n: int) -> np.ndarray:
+        if arr is None:
+            return np.zeros(n, dtype=np.uint64)
+        idx, values = _distinct(arr)
+        a = np.zeros(len(values), dtype=np.int64)
+        b = np.zeros(len(values), dtype=np.int64)
+        ok = np.zeros(len(values), dtype=bool)
+        for i, text in enumerate(values):
+            m = _POSTCODE.match(re.sub(r"\s+", "", text).upper())
+            if m:
+                ok[i] = True
+                a[i] = int(m.group(1))
+                letters = m.group(2) or ""
+                b[i] = (ord(letters[0]) << 8 | ord(letters[1])) if letters else 0
+        keyed = self.prf.encode_masked(Domain.POSTCODE, ok, a, b)
+        return keyed[idx]
+
+    # -- public -----------------------------------------------------------------------------
+
+    def encode(self, batch: pa.RecordBatch, roles: ColumnRoles) -> EncodedRecords:
+        """Encode every row of ``batch`` according to ``roles``."""
+        n = batch.num_rows
+        bsn_value, bsn_status, bsn_key = self._encode_bsn(_col(batch, roles.bsn), n)
+        ymd = self._encode_dates(_col(batch, roles.dob), n)
+        y, m, d = ymd[:, 0], ymd[:, 1], ymd[:, 2]
+        has_date = y > 0
+        dob = self.prf.encode_masked(Domain.DOB, has_date, y * 10000 + m * 100 + d)
+        swappable = has_date & (d <= 12) & (d != m)
+        dob_swap = self.prf.encode_masked(Domain.DOB, swappable, y * 10000 + d * 100 + m)
+        pairs = np.stack(
+            [
+                self.prf.encode_masked(Domain.DOB_YM, has_date, y, m),
+                self.prf.encode_masked(Domain.DOB_YD, has_date, y, d),
+                self.prf.encode_masked(Domain.DOB_MD, has_date, m, d),
+            ],
+            axis=1,
+        )
+        gn, sn, initial_code, sounds, has_name = self._encode_names(batch, roles, n)
+        initial = self.prf.encode_masked(Domain.INITIAL, initial_code > 0, initial_code)
+        blocks = np.zeros((n, 6), dtype=np.uint64)
+        for part in range(2):
+            ok = has_date & (sounds[:, part] != 0)
+            snd = sounds[:, part]
+            blocks[:, 3 * part + 0] = self.prf.encode_masked(Domain.BLOCK_YM, ok, snd, y, m)
+            blocks[:, 3 * part + 1] = self.prf.encode_masked(Domain.BLOCK_YD, ok, snd, y, d)
+            blocks[:, 3 * part + 2] = self.prf.encode_masked(Domain.BLOCK_MD, ok, snd, m, d)
+        return EncodedRecords(
+            n=n,
+            bsn_value=bsn_value,
+            bsn_status=bsn_status,
+            bsn=bsn_key,
+            dob=dob,
+            dob_swap=dob_swap,
+            dob_pairs=pairs,
+            initial=initial,
+            gn=gn,
+            sn=sn,
+            blocks=blocks,
+            postcode=self._encode_postcode(_col(batch, roles.postcode), n),
+            has_name=has_name,
+        )

@@ -1,0 +1,250 @@
+"""The matching engine: which cohort members appear in a batch of encoded rows.
+
+Three methods, in order of authority:
+
+* ``bsn`` — the keyed BSN of a row equals a member's. A valid BSN is authoritative: a row
+  whose valid BSN is not in the cohort is somebody else and is not matched on names.
+* ``bsn_corrected`` — the row's BSN fails the 11-proof (a typo). Its 11-proof-valid single
+  substitutions and adjacent swaps are looked up; members whose birth date or name in the
+  row contradicts them are dropped; exactly one must remain, and when several neighbours were
+  members, the one left must be positively corroborated by the row's name or birth date.
+* ``name_dob`` — rows without a usable BSN: candidates share a keyed birth date (exact or
+  day/month-swapped) or a keyed (surname sound, two-of-three date parts) block; the score is
+  the weighted Dice similarity of given-name and surname filters times a birth-date factor,
+  plus a small bonus when the keyed postcodes agree. A two-of-three date needs a strong name
+  and an agreeing postcode.
+
+Everything is vectorised over pairs of (row, member) in bounded chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from matchers import bsn as bsnrules
+from matchers.bloom import popcount
+from matchers.encode import EncodedRecords
+from matchers.index import CohortIndex, NameSide
+from matchers.keyed import Domain, KeyedPRF
+
+__all__ = ["METHODS", "MatchCollector", "MatchSettings", "Matcher", "MemberMatch"]
+
+METHODS = ("bsn", "bsn_corrected", "name_dob")
+_RANK = {"bsn": 3, "bsn_corrected": 2, "name_dob": 1}
+DOB_NONE, DOB_PARTIAL, DOB_SWAPPED, DOB_EXACT = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """Thresholds; the defaults come from bench/accuracy.py (see docs/architecture.md)."""
+
+    name_dob_threshold: float = 0.80
+    given_weight: float = 0.40
+    swapped_dob_factor: float = 0.95
+    partial_dob_factor: float = 0.90
+    partial_dob_min_name: float = 0.90
+    postcode_bonus: float = 0.05
+    correction_min_name: float = 0.50
+    max_block: int = 5000
+    pair_chunk: int = 400_000
+
+
+@dataclass(frozen=True)
+class MemberMatch:
+    member: int
+    method: str
+    score: float
+    file: str
+    record: int
+
+
+@dataclass
+class MatchCollector:
+    """Best match per member across every batch and file of a dataset."""
+
+    best: dict[int, MemberMatch] = field(default_factory=dict)
+    records_matched: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METHODS, 0))
+
+    def offer(
+        self, members: np.ndarray, method: str, scores: np.ndarray, file: str, records: np.ndarray
+    ) -> None:
+        self.records_matched[method] += int(members.size)
+        rank = _RANK[method]
+        for m, s, r in zip(members.tolist(), scores.tolist(), records.tolist(), strict=True):
+            cur = self.best.get(m)
+            if cur is None or (s, rank) > (cur.score, _RANK[cur.method]):
+                self.best[m] = MemberMatch(m, method, round(s, 4), file, r)
+
+
+@dataclass
+class PairScores:
+    name: np.ndarray  # name similarity in [0, 1]
+    has_name: np.ndarray  # both sides carry a surname
+    dob: np.ndarray  # DOB_* agreement kind
+    has_dob: np.ndarray  # both sides carry a birth date
+    postcode: np.ndarray  # both carry a postcode and they agree
+
+
+def score_pairs(
+    enc: EncodedRecords,
+    rows: np.ndarray,
+    side: NameSide,
+    members: np.ndarray,
+    given_weight: float,
+) -> PairScores:
+    """Name and birth-date agreement for (row, member) pairs."""
+    lg, mg = enc.gn[rows], side.gn[members]
+    plg, pmg = popcount(lg), popcount(mg)
+    both_g = (plg > 0) & (pmg > 0)
+    g = np.where(both_g, 2.0 * popcount(lg & mg) / np.maximum(plg + pmg, 1), 0.0)
+    li, mi = enc.initial[rows], side.initial[members]
+    g = np.where(~both_g & (li != 0) & (mi != 0), (li == mi).astype(np.float64), g)
+
+    ls, ms = enc.sn[rows], side.sn[members]  # (P, 2, W)
+    inter = popcount(ls[:, :, None, :] & ms[:, None, :, :])  # (P, 2, 2)
+    pl, pm = popcount(ls), popcount(ms)  # (P, 2)
+    denom = pl[:, :, None] + pm[:, None, :]
+    part = np.where(
+        (pl[:, :, None] > 0) & (pm[:, None, :] > 0), 2.0 * inter / np.maximum(denom, 1), 0.0
+    ).reshape(-1, 4)
+    full = 2.0 * inter.sum(axis=(1, 2)) / np.maximum(pl.sum(1) + pm.sum(1), 1)
+    s = np.minimum(np.maximum(part.max(axis=1), full), 1.0)
+    has_name = (pl[:, 0] > 0) & (pm[:, 0] > 0)
+    name = np.where(has_name, given_weight * g + (1.0 - given_weight) * s, 0.0)
+
+    ld, md = enc.dob[rows], side.dob[members]
+    has_dob = (ld != 0) & (md != 0)
+    kind = np.full(rows.shape, DOB_NONE, dtype=np.int8)
+    partial = (enc.dob_pairs[rows] == side.dob_pairs[members]).any(axis=1) & has_dob
+    kind[partial] = DOB_PARTIAL
+    kind[has_dob & (enc.dob_swap[rows] == md)] = DOB_SWAPPED
+    kind[has_dob & (ld == md)] = DOB_EXACT
+    lp, mp = enc.postcode[rows], side.postcode[members]
+    return PairScores(name, has_name, kind, has_dob, (lp != 0) & (lp == mp))
+
+
+def _best_per_row(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Indices of the highest-scoring pair of each row."""
+    order = np.lexsort((-scores, rows))
+    rs = rows[order]
+    first = np.ones(rs.shape, dtype=bool)
+    first[1:] = rs[1:] != rs[:-1]
+    return order[first]
+
+
+class Matcher:
+    """Matches encoded batches against one loaded cohort."""
+
+    def __init__(self, index: CohortIndex, prf: KeyedPRF, settings: MatchSettings) -> None:
+        self.index = index
+        self.prf = prf
+        self.settings = settings
+
+    def match(self, enc: EncodedRecords, file: str, first_record: int, out: MatchCollector) -> None:
+        """Find cohort members in ``enc`` and offer them to ``out``."""
+        records = np.arange(first_record, first_record + enc.n, dtype=np.int64)
+        members = self.index.lookup_bsn(enc.bsn)
+        hit = members >= 0
+        if hit.any():
+            out.offer(members[hit], "bsn", np.ones(int(hit.sum())), file, records[hit])
+        need_names = enc.bsn_status != bsnrules.VALID
+        typo_rows = np.flatnonzero(enc.bsn_status == bsnrules.TYPO)
+        if typo_rows.size:
+            fixed_rows, fixed_members, fixed_scores = self._correct(enc, typo_rows)
+            if fixed_rows.size:
+                out.offer(fixed_members, "bsn_corrected", fixed_scores, file, records[fixed_rows])
+                need_names[fixed_rows] = False
+        rows = np.flatnonzero(need_names & enc.name_dob_usable())
+        if rows.size and self.index.size:
+            r, m, s = self._name_dob(enc, rows)
+            if r.size:
+                out.offer(m, "name_dob", s, file, records[r])
+
+    def _correct(
+        self, enc: EncodedRecords, typo_rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        nb = bsnrules.neighbours(enc.bsn_value[typo_rows])  # (t, 89)
+        valid = nb >= 0
+        cand_rows = np.repeat(typo_rows, valid.sum(axis=1))
+        keys = self.prf.encode(Domain.BSN, nb[valid])
+        cand_members = self.index.lookup_bsn(keys)
+        inside = cand_members >= 0
+        cand_rows, cand_members = cand_rows[inside], cand_members[inside]
+        empty = np.zeros(0, dtype=np.int64)
+        if cand_rows.size == 0:
+            return empty, empty, np.zeros(0)
+        st = self.settings
+        side = self.index.names
+        ps = score_pairs(enc, cand_rows, side, cand_members, st.given_weight)
+        dob_ok = ps.dob >= DOB_SWAPPED
+        name_ok = ps.name >= st.name_dob_threshold
+        contradicted = (ps.has_dob & ~dob_ok) | (ps.has_name & (ps.name < st.correction_min_name))
+        corroborated = (ps.has_dob & dob_ok) | (ps.has_name & name_ok)
+        # Per row: how many member neighbours, how many consistent ones.
+        uniq_rows, start, n_cand = np.unique(cand_rows, return_index=True, return_counts=True)
+        consistent = ~contradicted
+        n_cons = np.add.reduceat(consistent.astype(np.int64), start)
+        out_rows, out_members, out_scores = [], [], []
+        for row, s0, nc, ncons in zip(
+            uniq_rows.tolist(), start.tolist(), n_cand.tolist(), n_cons.tolist(), strict=True
+        ):
+            if ncons != 1:
+                continue
+            j = s0 + int(np.flatnonzero(consistent[s0 : s0 + nc])[0])
+            if nc > 1 and not corroborated[j]:
+                continue
+            out_rows.append(row)
+            out_members.append(int(cand_members[j]))
+            score = 0.8 + 0.1 * bool(ps.has_dob[j] and dob_ok[j]) + 0.09 * bool(name_ok[j])
+            out_scores.append(score)
+        return (
+            np.asarray(out_rows, dtype=np.int64),
+            np.asarray(out_members, dtype=np.int64),
+            np.asarray(out_scores, dtype=np.float64),
+        )
+
+    def _name_dob(
+        self, enc: EncodedRecords, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        st = self.settings
+        side = self.index.names
+        queries = np.concatenate(
+            [enc.dob[rows, None], enc.dob_swap[rows, None], enc.blocks[rows]], axis=1
+        )
+        found_rows, found_members, found_scores = [], [], []
+        # Chunk rows so that the pairs of one chunk stay within the memory budget.
+        step = max(1, st.pair_chunk // 200)
+        for lo in range(0, rows.size, step):
+            sub = rows[lo : lo + step]
+            q_rows, members = side.candidates(queries[lo : lo + step], st.max_block)
+            if members.size == 0:
+                continue
+            pair_rows = sub[q_rows]
+            for a in range(0, members.size, st.pair_chunk):
+                pr, pm = pair_rows[a : a + st.pair_chunk], members[a : a + st.pair_chunk]
+                ps = score_pairs(enc, pr, side, pm, st.given_weight)
+                factor = np.select(
+                    [ps.dob == DOB_EXACT, ps.dob == DOB_SWAPPED, ps.dob == DOB_PARTIAL],
+                    [1.0, st.swapped_dob_factor, st.partial_dob_factor],
+                    0.0,
+                )
+                ok_partial = (ps.dob != DOB_PARTIAL) | (
+                    ps.postcode & (ps.name >= st.partial_dob_min_name)
+                )
+                score = np.minimum(ps.name * factor + st.postcode_bonus * ps.postcode, 1.0)
+                score = np.where(ok_partial, score, 0.0)
+                accept = score >= st.name_dob_threshold
+                if accept.any():
+                    found_rows.append(pr[accept])
+                    found_members.append(pm[accept])
+                    found_scores.append(score[accept])
+        if not found_rows:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0)
+        r = np.concatenate(found_rows)
+        m = np.concatenate(found_members)
+        s = np.concatenate(found_scores)
+        best = _best_per_row(r, s)
+        return r[best], m[best], s[best]

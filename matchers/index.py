@@ -1,0 +1,120 @@
+"""The in-memory cohort index: numpy arrays of keyed encodings, sorted for lookups.
+
+Loaded once per scan (and once per daemon run) from the packed snapshot the cohort store
+keeps, so start-up costs a few large reads instead of a million row fetches. The name side
+(filters, blocking keys) is built only when a dataset actually needs name matching.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["SNAPSHOT_SCHEMA", "CohortIndex", "NameSide"]
+
+
+def snapshot_schema(words: int) -> pa.Schema:
+    """Arrow schema of the packed snapshot for filters of ``words`` 64-bit words."""
+    return pa.schema(
+        [
+            ("ref", pa.string()),
+            ("bsn", pa.uint64()),
+            ("dob", pa.uint64()),
+            ("dob_ym", pa.uint64()),
+            ("dob_yd", pa.uint64()),
+            ("dob_md", pa.uint64()),
+            ("initial", pa.uint64()),
+            ("postcode", pa.uint64()),
+            ("gn", pa.binary(8 * words)),
+            ("sn", pa.binary(16 * words)),
+            ("blocks", pa.binary(48)),
+        ]
+    )
+
+
+SNAPSHOT_SCHEMA = snapshot_schema(4)
+
+
+def _fixed(col: pa.ChunkedArray | pa.Array, width: int) -> np.ndarray:
+    """A fixed-size-binary column as a (n, width/8) uint64 array without per-row work."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    buf = col.buffers()[1]
+    start = col.offset * width
+    raw = np.frombuffer(buf, dtype=np.uint8)[start : start + len(col) * width]
+    return raw.view("<u8").reshape(len(col), width // 8)
+
+
+class NameSide:
+    """What name + birth-date matching needs: per-member encodings and a block index."""
+
+    def __init__(self, table: pa.Table, words: int) -> None:
+        num = lambda name: table.column(name).to_numpy()  # noqa: E731
+        self.dob = num("dob")
+        self.dob_pairs = np.stack([num("dob_ym"), num("dob_yd"), num("dob_md")], axis=1)
+        self.initial = num("initial")
+        self.postcode = num("postcode")
+        self.gn = _fixed(table.column("gn"), 8 * words)
+        self.sn = _fixed(table.column("sn"), 16 * words).reshape(-1, 2, words)
+        blocks = _fixed(table.column("blocks"), 48)
+        keys = np.concatenate([self.dob[:, None], blocks], axis=1)  # (n, 7)
+        members = np.repeat(np.arange(keys.shape[0], dtype=np.int64), keys.shape[1])
+        flat = keys.reshape(-1)
+        keep = flat != 0
+        flat, members = flat[keep], members[keep]
+        order = np.argsort(flat, kind="stable")
+        self.block_keys = flat[order]
+        self.block_members = members[order]
+
+    def candidates(self, queries: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
+        """All (query row, member) pairs sharing a blocking key; blocks over ``max_block``
+        members are passed over (a placeholder date shared by thousands identifies nobody).
+        """
+        n, k = queries.shape
+        flat = queries.reshape(-1)
+        lo = np.searchsorted(self.block_keys, flat, side="left")
+        hi = np.searchsorted(self.block_keys, flat, side="right")
+        counts = hi - lo
+        counts[(flat == 0) | (counts > max_block)] = 0
+        total = int(counts.sum())
+        rows = np.repeat(np.repeat(np.arange(n, dtype=np.int64), k), counts)
+        if total == 0:
+            return rows, np.zeros(0, dtype=np.int64)
+        starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+        members = self.block_members[starts + np.arange(total, dtype=np.int64)]
+        return rows, members
+
+
+class CohortIndex:
+    """A loaded cohort: BSN lookup always, name side on demand."""
+
+    def __init__(self, name: str, table: pa.Table, words: int) -> None:
+        self.name = name
+        self.size = table.num_rows
+        self.words = words
+        self._table = table
+        bsn = table.column("bsn").to_numpy()
+        present = np.flatnonzero(bsn != 0)
+        order = np.argsort(bsn[present], kind="stable")
+        self._bsn_sorted = bsn[present][order]
+        self._bsn_member = present[order]
+        self._names: NameSide | None = None
+
+    @property
+    def names(self) -> NameSide:
+        if self._names is None:
+            self._names = NameSide(self._table, self.words)
+        return self._names
+
+    def lookup_bsn(self, keys: np.ndarray) -> np.ndarray:
+        """Member index per keyed BSN, -1 where not in the cohort (0 keys never match)."""
+        if self._bsn_sorted.size == 0:
+            return np.full(keys.shape, -1, dtype=np.int64)
+        pos = np.searchsorted(self._bsn_sorted, keys)
+        pos = np.minimum(pos, self._bsn_sorted.size - 1)
+        hit = (self._bsn_sorted[pos] == keys) & (keys != 0)
+        return np.where(hit, self._bsn_member[pos], -1)
+
+    def refs(self, members: np.ndarray) -> list[str]:
+        """The holder's references of the given member indices."""
+        return self._table.column("ref").take(pa.array(members)).to_pylist()

@@ -1,0 +1,92 @@
+"""The state database: one SQLite file (WAL) holding cohorts and their keyed encodings.
+
+Opened through sqlite-utils so that schema, upserts and inspection use one well-known tool.
+The database never holds a raw personal value: member rows carry the holder's reference and
+keyed encodings only (see docs/architecture.md, threat model).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from matchers.errors import StateError
+
+__all__ = ["DB_NAME", "open_db"]
+
+DB_NAME = "cohortwatch.db"
+SCHEMA_VERSION = 1
+
+
+def open_db(state_dir: Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the state database in ``state_dir``.
+
+    :raises StateError: the directory is missing or the file is not a usable database.
+    """
+    if not state_dir.is_dir():
+        raise StateError(
+            f"state directory {state_dir} does not exist: run `cohortwatch init` first "
+            "(or pass --state-dir)"
+        )
+    path = state_dir / DB_NAME
+    try:
+        conn = sqlite3.connect(path, timeout=30)
+        db = sqlite_utils.Database(conn)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        _ensure_schema(db)
+    except sqlite3.DatabaseError as exc:
+        raise StateError(
+            f"state database {path} is not usable ({exc}); restore it from backup "
+            "or move it aside and run `cohortwatch init`"
+        ) from None
+    path.chmod(0o600)
+    return db
+
+
+def _ensure_schema(db: sqlite_utils.Database) -> None:
+    if "meta" not in db.table_names():
+        db["meta"].create({"key": str, "value": str}, pk="key")
+        db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)})
+    if "cohorts" not in db.table_names():
+        db["cohorts"].create(
+            {
+                "id": int,
+                "name": str,
+                "created": str,
+                "updated": str,
+                "key_check": str,
+                "members": int,
+            },
+            pk="id",
+            not_null={"name", "key_check"},
+        )
+        db["cohorts"].create_index(["name"], unique=True)
+    if "members" not in db.table_names():
+        db["members"].create(
+            {
+                "cohort_id": int,
+                "ref": str,
+                "bsn": int,
+                "dob": int,
+                "dob_ym": int,
+                "dob_yd": int,
+                "dob_md": int,
+                "initial": int,
+                "postcode": int,
+                "gn": bytes,
+                "sn": bytes,
+                "blocks": bytes,
+            },
+            pk=("cohort_id", "ref"),
+            foreign_keys=[("cohort_id", "cohorts", "id")],
+        )
+    if "cohort_index" not in db.table_names():
+        db["cohort_index"].create(
+            {"cohort_id": int, "part": int, "rows": int, "data": bytes},
+            pk=("cohort_id", "part"),
+            foreign_keys=[("cohort_id", "cohorts", "id")],
+        )

@@ -1,0 +1,194 @@
+"""The ``cohortwatch`` command line: a thin click layer over the library.
+
+Errors of our own (:class:`~matchers.errors.CohortwatchError`) become one line on stderr
+and exit status 2, here and nowhere else, so no traceback reaches a user. ``check-dataset``
+exits 0 when no member was found and 1 when members were found.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from matchers.columns import parse_mapping
+from matchers.errors import CohortwatchError
+from matchers.scan import ScanOptions, check_dataset
+from matchers.secretkey import create_key
+from matchers.store import open_db
+from monitor.config import load_config
+from monitor.context import Context
+from monitor.logs import setup_logging
+from monitor.statedir import resolve_state_dir
+
+__all__ = ["cli", "main"]
+
+EXIT_FOUND = 1
+EXIT_ERROR = 2
+
+
+def _progress(enabled: bool):
+    """A one-line progress indicator on stderr, only for a person at a terminal."""
+    if not enabled:
+        return None
+    state = {"last": 0}
+
+    def show(label: str, records: int) -> None:
+        if records - state["last"] >= 100_000 or records < state["last"]:
+            state["last"] = records
+            click.echo(f"\r{label}: {records:,} records", err=True, nl=False)
+
+    return show
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--state-dir", metavar="DIR", help="State directory (default: $STATE_DIRECTORY, "
+              "else ./.cohortwatch).")
+@click.option("--config", "config_file", metavar="FILE",
+              help="TOML configuration (default: $COHORTWATCH_CONFIG, else built-in defaults).")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.version_option(package_name="cohortwatch")
+@click.pass_context
+def cli(ctx: click.Context, state_dir: str | None, config_file: str | None, verbose: int) -> None:
+    """Watch leaked datasets for members of a breached cohort, by keyed encodings only."""
+    setup_logging(verbose)
+    context = Context(resolve_state_dir(state_dir), load_config(config_file))
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+@cli.command()
+@click.pass_obj
+def init(obj: Context) -> None:
+    """Create the state directory, its database and the secret key (mode 0600)."""
+    obj.state_dir.mkdir(parents=True, exist_ok=True)
+    obj.state_dir.chmod(0o700)
+    created = create_key(obj.key_path)
+    open_db(obj.state_dir).conn.close()
+    verb = "created" if created else "kept existing"
+    click.echo(f"state directory {obj.state_dir}: ready")
+    click.echo(f"secret key {obj.key_path}: {verb} (mode 0600)")
+    if created:
+        click.echo("Back the key up apart from the database: without it enrolled cohorts "
+                   "cannot be matched; with both, a thief can test guesses.")
+
+
+@cli.group()
+def cohort() -> None:
+    """Enroll, list and remove cohorts."""
+
+
+@cohort.command("enroll")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--name", required=True, help="Cohort name, e.g. screening-2025.")
+@click.option("--ref-column", metavar="COL", help="Column with the holder's own reference "
+              "(default: detected, else the row number).")
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN",
+              help="Name a column for a field: bsn, given, initials, prefix, surname, "
+                   "full_name, dob, postcode, ref. Repeatable.")
+@click.pass_obj
+def cohort_enroll(
+    obj: Context, file: Path, name: str, ref_column: str | None, mapping: tuple[str, ...]
+) -> None:
+    """Enroll a cohort from a CSV or XLSX member file (only keyed encodings are stored)."""
+    if not file.exists():
+        raise CohortwatchError(f"{file}: no such file")
+    result = obj.store.enroll(name, file, ref_column=ref_column, mapping=parse_mapping(mapping),
+                              progress=_progress(sys.stderr.isatty()))
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    cols = ", ".join(f"{k}={v}" for k, v in result.columns.items())
+    click.echo(f"cohort {result.cohort}: {result.enrolled} enrolled from {result.rows} rows")
+    click.echo(f"  invalid BSN:    {result.invalid_bsn}")
+    click.echo(f"  duplicates:     {result.duplicates}")
+    click.echo(f"  missing fields: {result.missing_fields}")
+    if result.skipped_rows:
+        click.echo(f"  unreadable rows: {result.skipped_rows}")
+    click.echo(f"  columns:        {cols}")
+    click.echo(f"  members now:    {result.members_total}")
+
+
+@cohort.command("list")
+@click.pass_obj
+def cohort_list(obj: Context) -> None:
+    """List enrolled cohorts with member counts."""
+    cohorts = obj.store.list()
+    if not cohorts:
+        click.echo("no cohorts enrolled")
+    for c in cohorts:
+        click.echo(f"{c.name}\t{c.members} members\tupdated {c.updated}")
+
+
+@cohort.command("remove")
+@click.argument("name")
+@click.pass_obj
+def cohort_remove(obj: Context, name: str) -> None:
+    """Remove a cohort and all its encodings."""
+    n = obj.store.remove(name)
+    click.echo(f"cohort {name}: removed ({n} members)")
+
+
+@cli.command("check-dataset")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--cohort", "cohort_name", metavar="NAME",
+              help="Cohort to match (default: the only enrolled one).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report "
+              "(schema cohortwatch.report/1).")
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN",
+              help="Name a column for a field, as for `cohort enroll`. Repeatable.")
+@click.pass_obj
+def check_dataset_cmd(
+    obj: Context, paths: tuple[Path, ...], cohort_name: str | None, as_json: bool,
+    mapping: tuple[str, ...],
+) -> None:
+    """Scan files or folders for cohort members. Exit 0: none found; 1: found; 2: error."""
+    store = obj.store
+    name = cohort_name or store.default_cohort()
+    options = ScanOptions(mapping=parse_mapping(mapping), limits=obj.config.limits,
+                          settings=obj.config.matching)
+    interactive = sys.stderr.isatty()
+    report = check_dataset(list(paths), store=store, cohort=name, options=options,
+                           progress=_progress(interactive))
+    if interactive:
+        click.echo("", err=True)
+    click.echo(report.render_json() if as_json else report.render_text())
+    if report.matches:
+        raise SystemExit(EXIT_FOUND)
+
+
+@cli.command()
+@click.option("--keep", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="Keep the generated files and state in DIR.")
+def demo(keep: Path | None) -> None:
+    """Run the whole pipeline on synthetic data in a throw-away directory."""
+    from monitor.demo import run_demo
+
+    status = run_demo(main, keep)
+    if status:
+        raise SystemExit(status)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; maps our errors to exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="cohortwatch", standalone_mode=False)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except click.exceptions.Abort:
+        click.echo("cohortwatch: aborted", err=True)
+        return EXIT_ERROR
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ERROR
+    except CohortwatchError as exc:
+        click.echo(f"cohortwatch: error: {exc}", err=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        click.echo("cohortwatch: interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""`cohortwatch demo`: the privacy core end to end on synthetic data, with no set-up.
+
+Generates a synthetic cohort (Faker nl_NL names, valid BSNs) and a "leaked" file in which
+some members appear — with exact BSNs, reformatted BSNs, BSN typos, and without BSN under
+varied spellings of their names and birth dates — then runs the real commands on them in a
+throw-away state directory and shows what a user would see. Nothing is left behind unless
+``--keep DIR`` is given.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import shlex
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from matchers import synthetic
+
+__all__ = ["run_demo"]
+
+
+def _write_leak(path: Path, members: list, others: list, seed: int) -> dict[str, int]:
+    """A leaked lab export: BSN, full name, birth date, postcode, a result column."""
+    rng = random.Random(seed)
+    rows, truth = [], {"bsn": 0, "bsn_corrected": 0, "name_dob": 0}
+    for i, p in enumerate(members):
+        kind = ("bsn", "bsn", "bsn_reformatted", "bsn_typo", "name_dob", "name_dob")[i % 6]
+        bsn = p.bsn
+        if kind == "bsn_reformatted":
+            bsn = synthetic.reformat_bsn(p.bsn, rng)
+        elif kind == "bsn_typo":
+            bsn = synthetic.typo_bsn(p.bsn, rng)
+        elif kind == "name_dob":
+            bsn = ""
+        style = rng.choice(["full", "first", "initials", "inverted"])
+        name = synthetic.display_name(p, style)
+        truth[{"bsn_typo": "bsn_corrected", "bsn_reformatted": "bsn"}.get(kind, kind)] += 1
+        rows.append([bsn, name, synthetic.format_date(p.dob, rng), p.postcode])
+    for p in others:
+        rows.append([p.bsn, synthetic.display_name(p, "full"),
+                     synthetic.format_date(p.dob, rng), p.postcode])
+    rng.shuffle(rows)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, delimiter=";")
+        w.writerow(["Patient BSN", "Naam", "Geb.datum", "Postcode", "Uitslag"])
+        for r in rows:
+            w.writerow([*r, rng.choice(["negatief", "positief", "onbeoordeelbaar"])])
+    return truth
+
+
+def run_demo(
+    cli_main: Callable[[list[str]], int], keep: Path | None = None, *, members: int = 2000
+) -> int:
+    """Run the demo; ``cli_main`` is the CLI entry point, called as a user would call it."""
+    with tempfile.TemporaryDirectory(prefix="cohortwatch-demo-") as tmp:
+        work = keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        cohort_csv, leak_csv = work / "cohort.csv", work / "leak.csv"
+        state = work / "state"
+        people = synthetic.make_people(members + 400, seed=2025)
+        cohort, outsiders = people[:members], people[members:]
+        synthetic.write_people_csv(cohort_csv, cohort)
+        truth = _write_leak(leak_csv, cohort[:60], outsiders, seed=7)
+        click.echo("cohortwatch demo — synthetic data only (Faker nl_NL, generated BSNs)")
+        click.echo(f"cohort file: {members} members; leaked file: 460 rows, 60 of them members "
+                   f"({truth['bsn']} by BSN, {truth['bsn_corrected']} with a BSN typo, "
+                   f"{truth['name_dob']} by name and birth date only)\n")
+        status = 0
+        for args in (
+            ["init"],
+            ["cohort", "enroll", str(cohort_csv), "--name", "screening-demo",
+             "--ref-column", "ref"],
+            ["check-dataset", str(leak_csv), "--cohort", "screening-demo"],
+        ):
+            shown = " ".join(shlex.quote(a) for a in ["cohortwatch", *args])
+            click.echo(f"$ {shown}")
+            status = cli_main(["--state-dir", str(state), *args])
+            click.echo("")
+            if status not in (0, 1):
+                return status
+        if keep:
+            click.echo(f"files kept in {work} (state dir {state})")
+        click.echo("exit status of check-dataset: "
+                   f"{status} ({'members found' if status == 1 else 'none found'})")
+        return 0

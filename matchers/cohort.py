@@ -1,8 +1,9 @@
 """Cohorts: enroll from the holder's member file, list, remove, load for matching.
 
-Enrollment reads the file in batches, encodes each row with the secret key and upserts
-``(cohort, ref)`` rows — so running the same enrollment twice changes nothing — then packs
-the cohort into an Arrow snapshot that scans load in one read. Counts tell the operator what
+Enrollment reads the file in batches and encodes each row with the secret key. A cohort is
+stored as an Arrow table (IPC stream parts of 500k members in SQLite blobs): scans load it
+in a few large reads instead of a million row fetches, and re-enrolling replaces members by
+their ``ref`` — so running the same enrollment twice changes nothing. Counts tell the operator what
 was left out and why; no personal value is printed or stored.
 """
 
@@ -17,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlite_utils
 
 from matchers import bsn as bsnrules
 from matchers.columns import ColumnRoles, detect_columns
-from matchers.encode import EncodedRecords, RecordEncoder
+from matchers.encode import BLOCK_KEYS, EncodedRecords, RecordEncoder
 from matchers.errors import (
     CohortwatchError,
     EnrollmentInputError,
@@ -35,7 +37,7 @@ from matchers.readers import open_table
 __all__ = ["CohortInfo", "CohortStore", "EnrollResult"]
 
 log = logging.getLogger(__name__)
-_SNAPSHOT_PART_ROWS = 500_000
+_PART_ROWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,6 @@ class CohortInfo:
     members: int
     created: str
     updated: str
-
-
-def _signed(a: np.ndarray) -> list[int]:
-    return a.view(np.int64).tolist()
-
-
-def _slices(buf: bytes, width: int, n: int) -> list[bytes]:
-    return [buf[i * width : (i + 1) * width] for i in range(n)]
 
 
 class CohortStore:
@@ -121,8 +115,7 @@ class CohortStore:
         """Delete a cohort with all its encodings; returns the member count removed."""
         row = self._cohort_row(name)
         with self.db.conn:
-            self.db.execute("DELETE FROM cohort_index WHERE cohort_id = ?", [row["id"]])
-            self.db.execute("DELETE FROM members WHERE cohort_id = ?", [row["id"]])
+            self.db.execute("DELETE FROM cohort_members WHERE cohort_id = ?", [row["id"]])
             self.db.execute("DELETE FROM cohorts WHERE id = ?", [row["id"]])
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return int(row["members"])
@@ -159,48 +152,36 @@ class CohortStore:
             )
         now = datetime.now(UTC).isoformat(timespec="seconds")
         existing = list(self.db["cohorts"].rows_where("name = ?", [name]))
-        if existing:
-            cohort_id = self._cohort_row(name)["id"]
-        else:
-            cohort_id = (
-                self.db["cohorts"]
-                .insert(
-                    {
-                        "name": name,
-                        "created": now,
-                        "updated": now,
-                        "key_check": self._key_check,
-                        "members": 0,
-                    }
-                )
-                .last_pk
-            )
+        cohort_id = self._cohort_row(name)["id"] if existing else None
         seen_refs: set[str] = set()
         seen_bsn: set[int] = set()
         counts = dict(rows=0, enrolled=0, invalid_bsn=0, duplicates=0, missing_fields=0)
-        sql = (
-            "INSERT INTO members (cohort_id, ref, bsn, dob, dob_ym, dob_yd, dob_md, initial, "
-            "postcode, gn, sn, blocks) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT(cohort_id, ref) DO UPDATE SET bsn=excluded.bsn, dob=excluded.dob, "
-            "dob_ym=excluded.dob_ym, dob_yd=excluded.dob_yd, dob_md=excluded.dob_md, "
-            "initial=excluded.initial, postcode=excluded.postcode, gn=excluded.gn, "
-            "sn=excluded.sn, blocks=excluded.blocks"
-        )
+        parts: list[pa.RecordBatch] = []
+        for batch in reader.batches():
+            enc = self.encoder.encode(batch.data, roles)
+            refs = self._refs(batch.data, roles, batch.first_record)
+            keep = self._select(enc, refs, roles, seen_refs, seen_bsn, counts)
+            parts.append(self._snapshot_batch(enc, refs, keep))
+            counts["rows"] += enc.n
+            counts["enrolled"] += int(keep.size)
+            if progress:
+                progress(counts["rows"])
+        schema = snapshot_schema(self.encoder.words)
+        new = pa.Table.from_batches(parts, schema=schema)
+        if cohort_id is not None:
+            old = self._load_table(cohort_id)
+            stays = pc.invert(pc.is_in(old.column("ref"), value_set=new.column("ref")))
+            new = pa.concat_tables([old.filter(stays), new])
+        total = new.num_rows
         with self.db.conn:
-            for batch in reader.batches():
-                enc = self.encoder.encode(batch.data, roles)
-                refs = self._refs(batch.data, roles, batch.first_record)
-                keep = self._select(enc, refs, roles, seen_refs, seen_bsn, counts)
-                self.db.conn.executemany(sql, self._rows(cohort_id, enc, refs, keep))
-                counts["rows"] += enc.n
-                counts["enrolled"] += int(keep.size)
-                if progress:
-                    progress(counts["rows"])
-            total = self.db.execute(
-                "SELECT count(*) FROM members WHERE cohort_id = ?", [cohort_id]
-            ).fetchone()[0]
-            self.db["cohorts"].update(cohort_id, {"updated": now, "members": total})
-            self._write_snapshot(cohort_id)
+            if cohort_id is None:
+                cohort_id = self.db["cohorts"].insert(
+                    {"name": name, "created": now, "updated": now,
+                     "key_check": self._key_check, "members": total}
+                ).last_pk
+            else:
+                self.db["cohorts"].update(cohort_id, {"updated": now, "members": total})
+            self._write_snapshot(cohort_id, new)
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         log.info("cohort enrolled", extra={"cohort": name, "members": total})
         return EnrollResult(
@@ -255,61 +236,52 @@ class CohortStore:
         )
         return np.asarray(keep, dtype=np.int64)
 
-    def _rows(
-        self, cohort_id: int, enc: EncodedRecords, refs: list[str | None], keep: np.ndarray
-    ) -> zip:
-        n = keep.size
+    def _snapshot_batch(
+        self, enc: EncodedRecords, refs: list[str | None], keep: np.ndarray
+    ) -> pa.RecordBatch:
+        """The kept rows of one batch in the packed member layout."""
         w = self.encoder.words
-        return zip(
-            [cohort_id] * n,
-            [refs[i] for i in keep.tolist()],
-            _signed(enc.bsn[keep]),
-            _signed(enc.dob[keep]),
-            _signed(enc.dob_pairs[keep, 0]),
-            _signed(enc.dob_pairs[keep, 1]),
-            _signed(enc.dob_pairs[keep, 2]),
-            _signed(enc.initial[keep]),
-            _signed(enc.postcode[keep]),
-            _slices(np.ascontiguousarray(enc.gn[keep]).tobytes(), 8 * w, n),
-            _slices(np.ascontiguousarray(enc.sn[keep]).tobytes(), 16 * w, n),
-            _slices(np.ascontiguousarray(enc.blocks[keep]).tobytes(), 48, n),
-            strict=True,
-        )
+        n = int(keep.size)
 
-    # -- snapshot ---------------------------------------------------------------------------
+        def fixed(a: np.ndarray, width: int) -> pa.Array:
+            buf = pa.py_buffer(np.ascontiguousarray(a[keep]).tobytes())
+            return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, buf])
 
-    def _write_snapshot(self, cohort_id: int) -> None:
-        """Pack the cohort into Arrow IPC parts; the members table stays the truth."""
-        self.db.execute("DELETE FROM cohort_index WHERE cohort_id = ?", [cohort_id])
-        schema = snapshot_schema(self.encoder.words)
-        cur = self.db.execute(
-            "SELECT ref, bsn, dob, dob_ym, dob_yd, dob_md, initial, postcode, gn, sn, blocks "
-            "FROM members WHERE cohort_id = ? ORDER BY rowid",
-            [cohort_id],
-        )
-        part = 0
-        while True:
-            rows = cur.fetchmany(_SNAPSHOT_PART_ROWS)
-            if not rows:
-                break
-            cols = list(zip(*rows, strict=True))
-            arrays = [pa.array(cols[0], pa.string())]
-            for j in range(1, 8):
-                arrays.append(pa.array(np.array(cols[j], dtype=np.int64).view(np.uint64)))
-            for j, width in ((8, 8 * self.encoder.words), (9, 16 * self.encoder.words), (10, 48)):
-                arrays.append(
-                    pa.FixedSizeBinaryArray.from_buffers(
-                        pa.binary(width), len(rows), [None, pa.py_buffer(b"".join(cols[j]))]
-                    )
-                )
+        arrays = [
+            pa.array([refs[i] for i in keep.tolist()], pa.string()),
+            pa.array(enc.bsn[keep]),
+            pa.array(enc.dob[keep]),
+            pa.array(enc.dob_pairs[keep, 0]),
+            pa.array(enc.dob_pairs[keep, 1]),
+            pa.array(enc.dob_pairs[keep, 2]),
+            pa.array(enc.initial[keep]),
+            pa.array(enc.postcode[keep]),
+            fixed(enc.gn, 8 * w),
+            fixed(enc.sn, 16 * w),
+            fixed(enc.blocks, 8 * BLOCK_KEYS),
+        ]
+        return pa.record_batch(arrays, schema=snapshot_schema(w))
+
+    def _write_snapshot(self, cohort_id: int, table: pa.Table) -> None:
+        """Replace the cohort's packed parts (call inside a transaction)."""
+        self.db.execute("DELETE FROM cohort_members WHERE cohort_id = ?", [cohort_id])
+        for part, offset in enumerate(range(0, max(table.num_rows, 1), _PART_ROWS)):
+            chunk = table.slice(offset, _PART_ROWS)
             sink = io.BytesIO()
-            with pa.ipc.new_stream(sink, schema) as writer:
-                writer.write_batch(pa.record_batch(arrays, schema=schema))
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(chunk)
             self.db.execute(
-                "INSERT INTO cohort_index (cohort_id, part, rows, data) VALUES (?,?,?,?)",
-                [cohort_id, part, len(rows), sink.getvalue()],
+                "INSERT INTO cohort_members (cohort_id, part, rows, data) VALUES (?,?,?,?)",
+                [cohort_id, part, chunk.num_rows, sink.getvalue()],
             )
-            part += 1
+
+    def _load_table(self, cohort_id: int) -> pa.Table:
+        batches = []
+        for (data,) in self.db.execute(
+            "SELECT data FROM cohort_members WHERE cohort_id = ? ORDER BY part", [cohort_id]
+        ):
+            batches.extend(pa.ipc.open_stream(data).read_all().to_batches())
+        return pa.Table.from_batches(batches, schema=snapshot_schema(self.encoder.words))
 
     def load_index(self, name: str) -> CohortIndex:
         """Load cohort ``name`` for matching.
@@ -318,11 +290,4 @@ class CohortStore:
         :raises KeyFileError: enrolled with another key.
         """
         row = self._cohort_row(name)
-        batches = []
-        for (data,) in self.db.execute(
-            "SELECT data FROM cohort_index WHERE cohort_id = ? ORDER BY part", [row["id"]]
-        ):
-            batches.extend(pa.ipc.open_stream(data).read_all().to_batches())
-        schema = snapshot_schema(self.encoder.words)
-        table = pa.Table.from_batches(batches, schema=schema)
-        return CohortIndex(name, table, self.encoder.words)
+        return CohortIndex(name, self._load_table(row["id"]), self.encoder.words)

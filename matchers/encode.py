@@ -8,7 +8,6 @@ per-row part is numpy gathers. Raw values exist only inside this call.
 
 from __future__ import annotations
 
-import re
 import zlib
 from dataclasses import dataclass
 
@@ -24,10 +23,10 @@ from matchers.keyed import Domain, KeyedPRF, derive_subkey
 from matchers.names import normalise_name
 from matchers.phonetic import sound_code
 
-__all__ = ["EncodedRecords", "RecordEncoder"]
+__all__ = ["BLOCK_KEYS", "EncodedRecords", "RecordEncoder"]
 
-_POSTCODE = re.compile(r"^(\d{4})([A-Z]{2})?$")
 _CACHE_LIMIT = 400_000
+BLOCK_KEYS = 9
 
 
 @dataclass
@@ -47,7 +46,8 @@ class EncodedRecords:
     initial: np.ndarray  # uint64 keyed first initial
     gn: np.ndarray  # (n, W) uint64 first-given-name filter
     sn: np.ndarray  # (n, 2, W) uint64 surname-part filters
-    blocks: np.ndarray  # (n, 6) uint64 keyed (surname sound, date pair) blocking keys
+    blocks: np.ndarray  # (n, BLOCK_KEYS) uint64 keyed blocking keys (see _blocks)
+    blocks_swap: np.ndarray  # (n, 3) uint64 the (date, ...) keys with day/month swapped
     postcode: np.ndarray  # uint64 keyed postcode
     has_name: np.ndarray  # bool: a surname is known
 
@@ -242,28 +242,89 @@ class RecordEncoder:
         return gn, sn, initial, sounds, has
 
     def _encode_postcode(self, arr: pa.Array | None, n: int) -> np.ndarray:
+        """Dutch '1234 AB' (or a bare 4-digit code) as a keyed value; vectorised in Arrow."""
         if arr is None:
             return np.zeros(n, dtype=np.uint64)
-        idx, values = _distinct(arr)
-        a = np.zeros(len(values), dtype=np.int64)
-        b = np.zeros(len(values), dtype=np.int64)
-        ok = np.zeros(len(values), dtype=bool)
-        for i, text in enumerate(values):
-            m = _POSTCODE.match(re.sub(r"\s+", "", text).upper())
-            if m:
-                ok[i] = True
-                a[i] = int(m.group(1))
-                letters = m.group(2) or ""
-                b[i] = (ord(letters[0]) << 8 | ord(letters[1])) if letters else 0
-        keyed = self.prf.encode_masked(Domain.POSTCODE, ok, a, b)
-        return keyed[idx]
+        text = pc.utf8_upper(pc.replace_substring_regex(pc.fill_null(arr, ""), r"\s+", ""))
+        parts = pc.extract_regex(text, r"^(?P<digits>\d{4})(?P<letters>[A-Z]{2})?$")
+        ok = pc.fill_null(pc.is_valid(parts), False).to_numpy(zero_copy_only=False)
+        digits = pc.if_else(ok, parts.field("digits"), "0").cast(pa.int64())
+        letters = pc.fill_null(pc.if_else(ok, parts.field("letters"), ""), "")
+        raw = pc.binary_join_element_wise(letters, "", "\x00\x00")
+        codes = pc.utf8_slice_codeunits(raw, 0, 2).cast(pa.binary()).to_pylist()
+        b = np.frombuffer(b"".join(codes), dtype=">u2").astype(np.int64)
+        return self.prf.encode_masked(
+            Domain.POSTCODE, ok, digits.to_numpy(zero_copy_only=False), b
+        )
+
+    def _blocks(
+        self, ymd: np.ndarray, swappable: np.ndarray, sounds: np.ndarray, initial: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Blocking keys: who is worth comparing with whom.
+
+        (birth date, surname sound) per surname part and (birth date, initial) find typos
+        in names; (surname sound, initial, two of three date parts) find a typo in the
+        date. Each block holds a handful of members even in a cohort of millions. The
+        day/month-swapped date gets its own (date, …) keys for the leaked side.
+        """
+        n = ymd.shape[0]
+        y, m, d = ymd[:, 0], ymd[:, 1], ymd[:, 2]
+        has_date, has_init = y > 0, initial > 0
+        date = y * 10000 + m * 100 + d
+        swapped = y * 10000 + d * 100 + m
+        enc = self.prf.encode_masked
+        blocks = np.zeros((n, BLOCK_KEYS), dtype=np.uint64)
+        blocks_swap = np.zeros((n, 3), dtype=np.uint64)
+        for part in range(2):
+            snd = sounds[:, part]
+            ok = has_date & (snd != 0)
+            blocks[:, part] = enc(Domain.BLOCK_DOB_SOUND, ok, snd, date)
+            blocks_swap[:, part] = enc(Domain.BLOCK_DOB_SOUND, ok & swappable, snd, swapped)
+            ok = ok & has_init
+            blocks[:, 3 + 3 * part] = enc(Domain.BLOCK_YM, ok, snd, y * 100 + m, initial)
+            blocks[:, 4 + 3 * part] = enc(Domain.BLOCK_YD, ok, snd, y * 100 + d, initial)
+            blocks[:, 5 + 3 * part] = enc(Domain.BLOCK_MD, ok, snd, m * 100 + d, initial)
+        ok = has_date & has_init
+        blocks[:, 2] = enc(Domain.BLOCK_DOB_INITIAL, ok, initial, date)
+        blocks_swap[:, 2] = enc(Domain.BLOCK_DOB_INITIAL, ok & swappable, initial, swapped)
+        return blocks, blocks_swap
 
     # -- public -----------------------------------------------------------------------------
 
-    def encode(self, batch: pa.RecordBatch, roles: ColumnRoles) -> EncodedRecords:
-        """Encode every row of ``batch`` according to ``roles``."""
+    def encode(
+        self, batch: pa.RecordBatch, roles: ColumnRoles, *, only_bsn_invalid: bool = False
+    ) -> EncodedRecords:
+        """Encode every row of ``batch`` according to ``roles``.
+
+        With ``only_bsn_invalid`` the name, date and postcode fields are encoded only for
+        rows without a valid BSN — the only rows a scan matches on them — which makes a
+        BSN-keyed dump cost little more than its BSN column.
+        """
         n = batch.num_rows
         bsn_value, bsn_status, bsn_key = self._encode_bsn(_col(batch, roles.bsn), n)
+        rows = None
+        if only_bsn_invalid and roles.bsn is not None:
+            rows = np.flatnonzero(bsn_status != bsnrules.VALID)
+            sub = batch.take(pa.array(rows)) if rows.size < n else batch
+            if rows.size == n:
+                rows = None
+        else:
+            sub = batch
+        fields = self._encode_person(sub, roles)
+        if rows is not None:
+            full = {}
+            for name, arr in fields.items():
+                out = np.zeros((n, *arr.shape[1:]), dtype=arr.dtype)
+                out[rows] = arr
+                full[name] = out
+            fields = full
+        return EncodedRecords(
+            n=n, bsn_value=bsn_value, bsn_status=bsn_status, bsn=bsn_key, **fields
+        )
+
+    def _encode_person(self, batch: pa.RecordBatch, roles: ColumnRoles) -> dict[str, np.ndarray]:
+        """Birth date, names and postcode encodings of every row of ``batch``."""
+        n = batch.num_rows
         ymd = self._encode_dates(_col(batch, roles.dob), n)
         y, m, d = ymd[:, 0], ymd[:, 1], ymd[:, 2]
         has_date = y > 0
@@ -280,25 +341,16 @@ class RecordEncoder:
         )
         gn, sn, initial_code, sounds, has_name = self._encode_names(batch, roles, n)
         initial = self.prf.encode_masked(Domain.INITIAL, initial_code > 0, initial_code)
-        blocks = np.zeros((n, 6), dtype=np.uint64)
-        for part in range(2):
-            ok = has_date & (sounds[:, part] != 0)
-            snd = sounds[:, part]
-            blocks[:, 3 * part + 0] = self.prf.encode_masked(Domain.BLOCK_YM, ok, snd, y, m)
-            blocks[:, 3 * part + 1] = self.prf.encode_masked(Domain.BLOCK_YD, ok, snd, y, d)
-            blocks[:, 3 * part + 2] = self.prf.encode_masked(Domain.BLOCK_MD, ok, snd, m, d)
-        return EncodedRecords(
-            n=n,
-            bsn_value=bsn_value,
-            bsn_status=bsn_status,
-            bsn=bsn_key,
-            dob=dob,
-            dob_swap=dob_swap,
-            dob_pairs=pairs,
-            initial=initial,
-            gn=gn,
-            sn=sn,
-            blocks=blocks,
-            postcode=self._encode_postcode(_col(batch, roles.postcode), n),
-            has_name=has_name,
-        )
+        blocks, blocks_swap = self._blocks(ymd, swappable, sounds, initial_code)
+        return {
+            "dob": dob,
+            "dob_swap": dob_swap,
+            "dob_pairs": pairs,
+            "initial": initial,
+            "gn": gn,
+            "sn": sn,
+            "blocks": blocks,
+            "blocks_swap": blocks_swap,
+            "postcode": self._encode_postcode(_col(batch, roles.postcode), n),
+            "has_name": has_name,
+        }

@@ -210,12 +210,10 @@ class Matcher:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         st = self.settings
         side = self.index.names
-        queries = np.concatenate(
-            [enc.dob[rows, None], enc.dob_swap[rows, None], enc.blocks[rows]], axis=1
-        )
+        queries = np.concatenate([enc.blocks[rows], enc.blocks_swap[rows]], axis=1)
         found_rows, found_members, found_scores = [], [], []
         # Chunk rows so that the pairs of one chunk stay within the memory budget.
-        step = max(1, st.pair_chunk // 200)
+        step = max(1, st.pair_chunk // 50)
         for lo in range(0, rows.size, step):
             sub = rows[lo : lo + step]
             q_rows, members = side.candidates(queries[lo : lo + step], st.max_block)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["SNAPSHOT_SCHEMA", "CohortIndex", "NameSide"]
+from matchers.encode import BLOCK_KEYS
+
+__all__ = ["CohortIndex", "NameSide", "snapshot_schema"]
 
 
 def snapshot_schema(words: int) -> pa.Schema:
@@ -27,12 +29,10 @@ def snapshot_schema(words: int) -> pa.Schema:
             ("postcode", pa.uint64()),
             ("gn", pa.binary(8 * words)),
             ("sn", pa.binary(16 * words)),
-            ("blocks", pa.binary(48)),
+            ("blocks", pa.binary(8 * BLOCK_KEYS)),
         ]
     )
 
-
-SNAPSHOT_SCHEMA = snapshot_schema(4)
 
 
 def _fixed(col: pa.ChunkedArray | pa.Array, width: int) -> np.ndarray:
@@ -56,8 +56,7 @@ class NameSide:
         self.postcode = num("postcode")
         self.gn = _fixed(table.column("gn"), 8 * words)
         self.sn = _fixed(table.column("sn"), 16 * words).reshape(-1, 2, words)
-        blocks = _fixed(table.column("blocks"), 48)
-        keys = np.concatenate([self.dob[:, None], blocks], axis=1)  # (n, 7)
+        keys = _fixed(table.column("blocks"), 8 * BLOCK_KEYS)
         members = np.repeat(np.arange(keys.shape[0], dtype=np.int64), keys.shape[1])
         flat = keys.reshape(-1)
         keep = flat != 0

@@ -38,6 +38,8 @@ class Domain(IntEnum):
     BLOCK_MD = 8
     POSTCODE = 9
     INITIAL = 10
+    BLOCK_DOB_SOUND = 11
+    BLOCK_DOB_INITIAL = 12
 
 
 def derive_subkey(key: bytes, label: str) -> bytes:

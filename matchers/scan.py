@@ -94,7 +94,7 @@ def check_dataset(
                     "name them with --map bsn=COLUMN, --map surname=COLUMN, --map dob=COLUMN"
                 )
             for batch in reader.batches():
-                enc = store.encoder.encode(batch.data, roles)
+                enc = store.encoder.encode(batch.data, roles, only_bsn_invalid=True)
                 matcher.match(enc, shown, batch.first_record, collector)
                 if progress:
                     progress(shown, reader.stats.records)

@@ -65,27 +65,8 @@ def _ensure_schema(db: sqlite_utils.Database) -> None:
             not_null={"name", "key_check"},
         )
         db["cohorts"].create_index(["name"], unique=True)
-    if "members" not in db.table_names():
-        db["members"].create(
-            {
-                "cohort_id": int,
-                "ref": str,
-                "bsn": int,
-                "dob": int,
-                "dob_ym": int,
-                "dob_yd": int,
-                "dob_md": int,
-                "initial": int,
-                "postcode": int,
-                "gn": bytes,
-                "sn": bytes,
-                "blocks": bytes,
-            },
-            pk=("cohort_id", "ref"),
-            foreign_keys=[("cohort_id", "cohorts", "id")],
-        )
-    if "cohort_index" not in db.table_names():
-        db["cohort_index"].create(
+    if "cohort_members" not in db.table_names():
+        db["cohort_members"].create(
             {"cohort_id": int, "part": int, "rows": int, "data": bytes},
             pk=("cohort_id", "part"),
             foreign_keys=[("cohort_id", "cohorts", "id")],

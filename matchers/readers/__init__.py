@@ -1,0 +1,105 @@
+"""Table readers: one leaked or enrolled file in, batches of string columns out.
+
+Owns recognising a table's format by its content (never trusting the file name),
+guessing encoding, delimiter and header, and streaming the records in bounded memory as
+pyarrow batches whose columns are all strings (:mod:`.base` says exactly what a reader
+hands out, and how records are numbered). One module per format: :mod:`.delimited`
+(CSV and friends), :mod:`.jsonarray`, :mod:`.jsonlines`, :mod:`.xlsx`; :mod:`.sniff`
+holds the guessing. Archives and documents are not tables and are not handled here.
+
+Readers see raw personal values and keep none: what leaves them is batches in memory,
+counts, and column names. Errors name the file, never a value.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from matchers.errors import UnreadableDatasetError
+from matchers.readers.base import ReaderLimits, ReadStats, TableBatch, TableReader
+from matchers.readers.delimited import DelimitedReader
+from matchers.readers.jsonarray import JsonArrayReader
+from matchers.readers.jsonlines import JsonLinesReader
+from matchers.readers.sniff import binary_reason, decode, detect_encoding, read_head
+from matchers.readers.xlsx import XlsxReader, is_xlsx
+
+__all__ = [
+    "DelimitedReader",
+    "JsonArrayReader",
+    "JsonLinesReader",
+    "ReadStats",
+    "ReaderLimits",
+    "TableBatch",
+    "TableReader",
+    "XlsxReader",
+    "open_table",
+]
+
+_HEAD = 64 * 1024
+
+
+def _not_a_table(name: str, why: str) -> UnreadableDatasetError:
+    return UnreadableDatasetError(f"{name}: not a table we can read ({why})")
+
+
+def _json_kind(text: str) -> str | None:
+    """'array' or 'lines' when the text starts like a JSON table, else None."""
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        after = stripped[1:].lstrip()
+        # "[{", "[[", '["' and "[]" are JSON; "[id],[naam]" is a CSV header.
+        return "array" if not after or after[0] in '{["]' else None
+    if stripped.startswith("{"):
+        first, newline, _ = stripped.partition("\n")
+        if not newline:
+            return "lines"  # one line, or a first line longer than the head
+        try:
+            value = json.loads(first)
+        except (ValueError, RecursionError):
+            return "document"
+        return "lines" if isinstance(value, dict) else "document"
+    return None
+
+
+def open_table(
+    path: Path, *, display_name: str | None = None, limits: ReaderLimits | None = None
+) -> TableReader:
+    """Open ``path`` with the reader its content calls for.
+
+    A JSON array (``[`` first) is read as records, lines of JSON objects as JSON Lines,
+    an Excel workbook (a zip holding ``xl/workbook.xml``) as a sheet, other text as a
+    delimited table. ``display_name`` is how messages name the file (default: its name).
+
+    :raises UnreadableDatasetError: the file cannot be opened, is empty, binary, another
+        kind of archive or document, or a JSON document that is not a table.
+    """
+    path = Path(path)
+    name = display_name or path.name
+    try:
+        head = read_head(path, _HEAD)
+    except OSError as exc:
+        raise UnreadableDatasetError(
+            f"{name}: cannot be read ({exc.strerror or 'I/O error'})"
+        ) from exc
+    if head.startswith(b"PK\x03\x04"):
+        if is_xlsx(path):
+            return XlsxReader(path, display_name=name, limits=limits)
+        raise _not_a_table(name, "a zip archive")
+    encoding = detect_encoding(head)
+    text = decode(head[encoding.bom :], encoding.codec)
+    reason = binary_reason(head, text)
+    if reason == "an old-style Office document":
+        raise _not_a_table(name, "an old .xls workbook; save it as .xlsx or CSV")
+    if reason:
+        raise _not_a_table(name, reason)
+    kind = _json_kind(text)
+    if kind == "array":
+        return JsonArrayReader(path, display_name=name, limits=limits)
+    if kind == "lines":
+        return JsonLinesReader(path, display_name=name, limits=limits)
+    if kind == "document":
+        raise _not_a_table(
+            name, "a single JSON document; arrays of records and JSON Lines can be read"
+        )
+    return DelimitedReader(path, display_name=name, limits=limits)

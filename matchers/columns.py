@@ -365,7 +365,12 @@ def _prefix_like(value: str) -> bool:
 
 
 def _name_like(value: str) -> bool:
-    return len(value) <= 80 and _NAME_CHARS.fullmatch(value) is not None
+    """Letters in 1+ words with a capitalised one: "Jan de Vries", "Vries, J. de"."""
+    return (
+        len(value) <= 80
+        and _NAME_CHARS.fullmatch(value) is not None
+        and any(token[:1].isupper() for token in value.split())
+    )
 
 
 def _full_name_pattern(value: str) -> bool:

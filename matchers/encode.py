@@ -26,7 +26,7 @@ from matchers.phonetic import sound_code
 __all__ = ["BLOCK_KEYS", "EncodedRecords", "RecordEncoder"]
 
 _CACHE_LIMIT = 400_000
-BLOCK_KEYS = 9
+BLOCK_KEYS = 10
 
 
 @dataclass
@@ -241,10 +241,13 @@ class RecordEncoder:
             )
         return gn, sn, initial, sounds, has
 
-    def _encode_postcode(self, arr: pa.Array | None, n: int) -> np.ndarray:
-        """Dutch '1234 AB' (or a bare 4-digit code) as a keyed value; vectorised in Arrow."""
+    def _encode_postcode(
+        self, arr: pa.Array | None, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Dutch '1234 AB' (or a bare 4-digit code) as a keyed value and a keyed block;
+        vectorised in Arrow."""
         if arr is None:
-            return np.zeros(n, dtype=np.uint64)
+            return np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
         text = pc.utf8_upper(pc.replace_substring_regex(pc.fill_null(arr, ""), r"\s+", ""))
         parts = pc.extract_regex(text, r"^(?P<digits>\d{4})(?P<letters>[A-Z]{2})?$")
         ok = pc.fill_null(pc.is_valid(parts), False).to_numpy(zero_copy_only=False)
@@ -253,8 +256,9 @@ class RecordEncoder:
         raw = pc.binary_join_element_wise(letters, "", "\x00\x00")
         codes = pc.utf8_slice_codeunits(raw, 0, 2).cast(pa.binary()).to_pylist()
         b = np.frombuffer(b"".join(codes), dtype=">u2").astype(np.int64)
-        return self.prf.encode_masked(
-            Domain.POSTCODE, ok, digits.to_numpy(zero_copy_only=False), b
+        a = digits.to_numpy(zero_copy_only=False)
+        return self.prf.encode_masked(Domain.POSTCODE, ok, a, b), self.prf.encode_masked(
+            Domain.BLOCK_POSTCODE, ok, a, b
         )
 
     def _blocks(
@@ -264,7 +268,8 @@ class RecordEncoder:
 
         (birth date, surname sound) per surname part and (birth date, initial) find typos
         in names; (surname sound, initial, two of three date parts) find a typo in the
-        date. Each block holds a handful of members even in a cohort of millions. The
+        date; the postcode alone (a few members each) finds name fields written in each
+        other's place. Each block holds a handful of members even in a cohort of millions. The
         day/month-swapped date gets its own (date, …) keys for the leaked side.
         """
         n = ymd.shape[0]
@@ -342,6 +347,7 @@ class RecordEncoder:
         gn, sn, initial_code, sounds, has_name = self._encode_names(batch, roles, n)
         initial = self.prf.encode_masked(Domain.INITIAL, initial_code > 0, initial_code)
         blocks, blocks_swap = self._blocks(ymd, swappable, sounds, initial_code)
+        postcode, blocks[:, 9] = self._encode_postcode(_col(batch, roles.postcode), n)
         return {
             "dob": dob,
             "dob_swap": dob_swap,
@@ -351,6 +357,6 @@ class RecordEncoder:
             "sn": sn,
             "blocks": blocks,
             "blocks_swap": blocks_swap,
-            "postcode": self._encode_postcode(_col(batch, roles.postcode), n),
+            "postcode": postcode,
             "has_name": has_name,
         }

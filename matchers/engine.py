@@ -42,10 +42,11 @@ class MatchSettings:
 
     name_dob_threshold: float = 0.80
     given_weight: float = 0.40
+    given_floor: float = 0.45
     swapped_dob_factor: float = 0.95
     partial_dob_factor: float = 0.90
-    partial_dob_min_name: float = 0.90
-    postcode_bonus: float = 0.05
+    partial_dob_min_name: float = 0.85
+    postcode_bonus: float = 0.25
     correction_min_name: float = 0.50
     max_block: int = 5000
     pair_chunk: int = 400_000
@@ -87,12 +88,18 @@ class PairScores:
     postcode: np.ndarray  # both carry a postcode and they agree
 
 
+def _dice(a: np.ndarray, b: np.ndarray, pa_: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    both = (pa_ > 0) & (pb > 0)
+    return np.where(both, 2.0 * popcount(a & b) / np.maximum(pa_ + pb, 1), 0.0)
+
+
 def score_pairs(
     enc: EncodedRecords,
     rows: np.ndarray,
     side: NameSide,
     members: np.ndarray,
     given_weight: float,
+    given_floor: float = 0.45,
 ) -> PairScores:
     """Name and birth-date agreement for (row, member) pairs."""
     lg, mg = enc.gn[rows], side.gn[members]
@@ -112,7 +119,17 @@ def score_pairs(
     full = 2.0 * inter.sum(axis=(1, 2)) / np.maximum(pl.sum(1) + pm.sum(1), 1)
     s = np.minimum(np.maximum(part.max(axis=1), full), 1.0)
     has_name = (pl[:, 0] > 0) & (pm[:, 0] > 0)
-    name = np.where(has_name, given_weight * g + (1.0 - given_weight) * s, 0.0)
+    name = given_weight * g + (1.0 - given_weight) * s
+    # Two known, clearly different given names (twins, siblings, namesakes) rule a match
+    # out, however well surname and birth date agree.
+    name = np.where(both_g & (g < given_floor), 0.0, name)
+    # Given name and surname written in each other's field.
+    if both_g.any():
+        gs = _dice(lg, ms[:, 0], plg, pm[:, 0])
+        sg = _dice(ls[:, 0], mg, pl[:, 0], pmg)
+        crossed = np.where(sg >= given_floor, given_weight * sg + (1.0 - given_weight) * gs, 0.0)
+        name = np.maximum(name, np.where(both_g & has_name, crossed * 0.95, 0.0))
+    name = np.where(has_name, name, 0.0)
 
     ld, md = enc.dob[rows], side.dob[members]
     has_dob = (ld != 0) & (md != 0)
@@ -177,7 +194,9 @@ class Matcher:
             return empty, empty, np.zeros(0)
         st = self.settings
         side = self.index.names
-        ps = score_pairs(enc, cand_rows, side, cand_members, st.given_weight)
+        ps = score_pairs(
+            enc, cand_rows, side, cand_members, st.given_weight, st.given_floor
+        )
         dob_ok = ps.dob >= DOB_SWAPPED
         name_ok = ps.name >= st.name_dob_threshold
         contradicted = (ps.has_dob & ~dob_ok) | (ps.has_name & (ps.name < st.correction_min_name))
@@ -222,7 +241,9 @@ class Matcher:
             pair_rows = sub[q_rows]
             for a in range(0, members.size, st.pair_chunk):
                 pr, pm = pair_rows[a : a + st.pair_chunk], members[a : a + st.pair_chunk]
-                ps = score_pairs(enc, pr, side, pm, st.given_weight)
+                ps = score_pairs(
+                    enc, pr, side, pm, st.given_weight, st.given_floor
+                )
                 factor = np.select(
                     [ps.dob == DOB_EXACT, ps.dob == DOB_SWAPPED, ps.dob == DOB_PARTIAL],
                     [1.0, st.swapped_dob_factor, st.partial_dob_factor],

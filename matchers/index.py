@@ -56,23 +56,32 @@ class NameSide:
         self.postcode = num("postcode")
         self.gn = _fixed(table.column("gn"), 8 * words)
         self.sn = _fixed(table.column("sn"), 16 * words).reshape(-1, 2, words)
-        keys = _fixed(table.column("blocks"), 8 * BLOCK_KEYS)
-        members = np.repeat(np.arange(keys.shape[0], dtype=np.int64), keys.shape[1])
-        flat = keys.reshape(-1)
-        keep = flat != 0
-        flat, members = flat[keep], members[keep]
-        order = np.argsort(flat, kind="stable")
-        self.block_keys = flat[order]
-        self.block_members = members[order]
+        self._blocks_column = table.column("blocks")
+        self._block_keys: np.ndarray | None = None
+        self._block_members: np.ndarray | None = None
+
+    def _block_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted (key, member) pairs of every blocking key; built on first use only, as
+        BSN-keyed scans need the member encodings for typo checks but never the blocks."""
+        if self._block_keys is None or self._block_members is None:
+            keys = _fixed(self._blocks_column, 8 * BLOCK_KEYS)
+            members = np.repeat(np.arange(keys.shape[0], dtype=np.int64), keys.shape[1])
+            flat = keys.reshape(-1)
+            keep = flat != 0
+            flat, members = flat[keep], members[keep]
+            order = np.argsort(flat, kind="stable")
+            self._block_keys, self._block_members = flat[order], members[order]
+        return self._block_keys, self._block_members
 
     def candidates(self, queries: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
         """All (query row, member) pairs sharing a blocking key; blocks over ``max_block``
         members are passed over (a placeholder date shared by thousands identifies nobody).
         """
+        block_keys, block_members = self._block_index()
         n, k = queries.shape
         flat = queries.reshape(-1)
-        lo = np.searchsorted(self.block_keys, flat, side="left")
-        hi = np.searchsorted(self.block_keys, flat, side="right")
+        lo = np.searchsorted(block_keys, flat, side="left")
+        hi = np.searchsorted(block_keys, flat, side="right")
         counts = hi - lo
         counts[(flat == 0) | (counts > max_block)] = 0
         total = int(counts.sum())
@@ -80,7 +89,7 @@ class NameSide:
         if total == 0:
             return rows, np.zeros(0, dtype=np.int64)
         starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        members = self.block_members[starts + np.arange(total, dtype=np.int64)]
+        members = block_members[starts + np.arange(total, dtype=np.int64)]
         return rows, members
 
 

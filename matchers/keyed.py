@@ -40,6 +40,7 @@ class Domain(IntEnum):
     INITIAL = 10
     BLOCK_DOB_SOUND = 11
     BLOCK_DOB_INITIAL = 12
+    BLOCK_POSTCODE = 13
 
 
 def derive_subkey(key: bytes, label: str) -> bytes:

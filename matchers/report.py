@@ -116,7 +116,7 @@ class Report:
         }
 
     def render_json(self) -> str:
-        return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
+        return json.dumps(self.to_json(), ensure_ascii=False)
 
     def render_text(self, *, limit: int = 20) -> str:
         """A summary for a person at a terminal: the verdict first, then where to look."""

@@ -152,10 +152,24 @@ def test_quoted_delimiters_and_newlines(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     reader = open_table(path)
-    assert reader.newlines_in_values  # type: ignore[attr-defined]
     rows = _rows(reader)
     assert rows[0] == {"ref": "C1", "naam": "Vries, Jan de", "opmerking": "regel een\nregel twee"}
     assert rows[1]["opmerking"] == 'zei "ja"'
+
+
+def test_quoted_newline_on_a_block_boundary(tmp_path: Path) -> None:
+    # Every row holds a quoted newline, none in the sniffed head; the first row is sized
+    # so that pyarrow's 2 MiB block ends between a quoted newline and its row's end.
+    path = tmp_path / "blocks.csv"
+    rows = 150_000
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("ref,opm\n" + "R0," + "x" * 15 + "\n")
+        out.writelines(f'R{i:06d},"a\nb"\n' for i in range(1, rows))
+    reader = DelimitedReader(path)
+    assert reader._block_size() == 2 << 20  # the arithmetic above assumes it
+    got = _rows(reader)
+    assert len(got) == rows and got[-1] == {"ref": f"R{rows - 1:06d}", "opm": "a\nb"}
+    assert reader.stats.skipped == 0
 
 
 @pytest.mark.parametrize("newline", ["\r\n", "\r"])
@@ -219,6 +233,16 @@ def test_large_file_streams_in_consecutive_batches(tmp_path: Path) -> None:
         firsts.append(batch.first_record)
         total += batch.data.num_rows
     assert len(firsts) >= 4 and firsts[0] == 1 and total == 200_000
+
+
+def test_each_pass_numbers_records_from_one(tmp_path: Path) -> None:
+    for path in (
+        _write(tmp_path / "p.csv", [HEADER, *ROWS, ["bad"]]),
+        _write(tmp_path / "p.json", [[json.dumps([{"a": "1"}, {"a": "2"}, 3])]]),
+    ):
+        reader = open_table(path)
+        first, second = _rows(reader), _rows(reader)
+        assert first == second and reader.stats.skipped == 1
 
 
 def test_sample_is_cheap_repeatable_and_leaves_stats_alone(tmp_path: Path) -> None:
@@ -403,9 +427,12 @@ def test_not_a_table(tmp_path: Path, content: bytes, why: str) -> None:
         open_table(path)
 
 
-def test_missing_file(tmp_path: Path) -> None:
+def test_missing_file_or_folder(tmp_path: Path) -> None:
     with pytest.raises(UnreadableDatasetError, match=r"gone\.csv: cannot be read"):
         open_table(tmp_path / "gone.csv")
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(UnreadableDatasetError, match=r"dir\.csv: cannot be read"):
+        open_table(tmp_path / "dir.csv")
 
 
 def test_messages_carry_no_values(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import contextlib
 import datetime
 import json
 import math
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -65,16 +66,29 @@ class ReaderLimits:
 
 @dataclass
 class ReadStats:
-    """Counts of what a reader did with a file; they go into reports (never values)."""
+    """Counts of what a reader did with a file; they go into reports (never values).
+
+    ``skip`` may be called from pyarrow's parser threads, hence the lock.
+    """
 
     records: int = 0
     skipped: int = 0
     skip_reasons: collections.Counter[str] = field(default_factory=collections.Counter)
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     def skip(self, reason: str, count: int = 1) -> None:
         """Count ``count`` records skipped for ``reason`` (a fixed phrase, no values)."""
-        self.skipped += count
-        self.skip_reasons[reason] += count
+        with self._lock:
+            self.skipped += count
+            self.skip_reasons[reason] += count
+
+    def reset(self) -> None:
+        """Start counting a new pass over the file."""
+        with self._lock:
+            self.records = self.skipped = 0
+            self.skip_reasons.clear()
 
 
 @dataclass(frozen=True)
@@ -95,8 +109,8 @@ class TableReader(ABC):
 
     Construction peeks at the start of the file, so ``columns`` and ``has_header`` are
     known at once and a file that is not a table fails early with
-    ``UnreadableDatasetError``. ``batches()`` may be called once per pass; each pass
-    re-reads the file and adds to ``stats``.
+    ``UnreadableDatasetError``. Each call of ``batches()`` is a new pass over the file:
+    it resets ``stats`` and numbers records from 1 again.
     """
 
     format: ClassVar[str]
@@ -297,6 +311,7 @@ class RowReader(TableReader):
     def batches(self) -> Iterator[TableBatch]:
         """Stream all records in batches of at most ``limits.batch_rows``; batches may add
         columns first seen after the peek (see :class:`RowBuffer`)."""
+        self.stats.reset()
         buffer = RowBuffer(self.columns, self.limits.batch_rows)
         rows = self._rows(self.stats)
         try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import io
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,7 +49,9 @@ from matchers.readers.sniff import (
 __all__ = ["DelimitedReader"]
 
 HEAD_BYTES = 256 * 1024
-_MIN_BLOCK = 4 << 20
+_MIN_BLOCK = 2 << 20
+_AHEAD = 6
+_WAIT_SECONDS = 2.0
 _SAMPLE_BLOCK = 1 << 20
 
 
@@ -93,6 +96,7 @@ class _CleanStream(io.RawIOBase):
         skip: int,
         newline: bytes,
         max_record: int,
+        chunk: int,
         stats: ReadStats,
     ) -> None:
         super().__init__()
@@ -104,19 +108,42 @@ class _CleanStream(io.RawIOBase):
         self._skip = skip
         self._newline = newline
         self._max = max_record
-        self._chunk = max(4 * max_record, 4 << 20)
+        self._chunk = chunk
         self._stats = stats
         self._carry = b""
         self._dropping = False
         self._out = bytearray()
         self._eof = False
+        # Back-pressure: pyarrow reads ahead as fast as it can parse (dozens of blocks),
+        # while matching consumes far slower. Reads wait while _AHEAD blocks are handed
+        # out but not yet taken as batches, unless the consumer itself is waiting.
+        self._lock = threading.Condition()
+        self._issued = 0
+        self._taken = 0
+        self._waiting = False
+        self._stopped = False
 
     def readable(self) -> bool:
         return True
 
     def close(self) -> None:
-        self._file.close()
+        with self._lock:
+            self._stopped = True
+            self._file.close()
+            self._lock.notify_all()
         super().close()
+
+    def consumer_waiting(self, waiting: bool) -> None:
+        """The consumer is (not) blocked on pyarrow for the next batch."""
+        with self._lock:
+            self._waiting = waiting
+            if not waiting:
+                self._taken += 1
+            self._lock.notify_all()
+
+    def _may_read(self) -> bool:
+        ahead = self._issued - self._taken
+        return self._stopped or ahead < _AHEAD or (self._waiting and ahead < 2 * _AHEAD)
 
     def _utf8(self, raw: bytes, final: bool) -> bytes:
         if not self._transcode and raw.isascii() and self._decoder.getstate()[0] == b"":
@@ -172,11 +199,17 @@ class _CleanStream(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         want = size if size is not None and size >= 0 else 1 << 62
-        while len(self._out) < want and not self._eof:
-            self._fill()
-        taken = bytes(self._out[:want])
-        del self._out[:want]
-        return taken
+        with self._lock:
+            # The timeout only guards against a consumer that went away without closing.
+            self._lock.wait_for(self._may_read, timeout=_WAIT_SECONDS)
+            if self._stopped:
+                return b""
+            self._issued += 1
+            while len(self._out) < want and not self._eof:
+                self._fill()
+            taken = bytes(self._out[:want])
+            del self._out[:want]
+            return taken
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self.read(len(buffer))
@@ -230,7 +263,6 @@ class DelimitedReader(TableReader):
             )
         dialect = sniff_dialect(text, complete=complete)
         self.delimiter = dialect.delimiter
-        self.newlines_in_values = dialect.newlines_in_values
         records = dialect.records
         self.has_header = bool(records) and looks_like_header(records[0], records[1:])
         header = records[0] if self.has_header else []
@@ -264,6 +296,7 @@ class DelimitedReader(TableReader):
             skip=self._skip,
             newline=self._newline,
             max_record=self.limits.max_record_bytes,
+            chunk=block_size,
             stats=stats,
         )
         if stream.is_empty():
@@ -286,7 +319,9 @@ class DelimitedReader(TableReader):
                     quote_char='"',
                     double_quote=True,
                     escape_char=False,
-                    newlines_in_values=self.newlines_in_values,
+                    # Always: costs nothing measurable, and without it a quoted newline
+                    # that falls on a block boundary stops the whole file.
+                    newlines_in_values=True,
                     ignore_empty_lines=True,
                     invalid_row_handler=on_invalid,
                 ),
@@ -300,20 +335,23 @@ class DelimitedReader(TableReader):
             )
         except (pa.ArrowException, OSError) as exc:
             stream.close()
-            raise self._broken(exc, stats) from exc
+            raise self._broken(exc, stats) from None
         return stream, reader
 
     def _broken(self, exc: Exception, stats: ReadStats) -> UnreadableDatasetError:
+        # Never quote pyarrow's message: its parse errors include the text of the row.
         if isinstance(exc, OSError) and not isinstance(exc, pa.ArrowException):
             what = exc.strerror or "I/O error"
+        elif "straddl" in str(exc):
+            what = f"a record does not end within {self._block_size()} bytes; is a quote open?"
         else:
-            what = f"a record does not end within {self._block_size()} bytes (an unclosed quote?)"
+            what = f"the CSV parser stopped: {type(exc).__name__}"
         return UnreadableDatasetError(
             f"{self.display_name}: cannot be read past record {stats.records} ({what})"
         )
 
     def _block_size(self) -> int:
-        return max(_MIN_BLOCK, 4 * self.limits.max_record_bytes)
+        return max(_MIN_BLOCK, 2 * self.limits.max_record_bytes)
 
     def _stream(
         self, stats: ReadStats, *, block_size: int, threads: bool
@@ -323,17 +361,20 @@ class DelimitedReader(TableReader):
             if reader is None:
                 return
             while True:
+                stream.consumer_waiting(True)
                 try:
                     batch = reader.read_next_batch()
                 except StopIteration:
                     return
                 except (pa.ArrowException, OSError) as exc:
-                    raise self._broken(exc, stats) from exc
+                    raise self._broken(exc, stats) from None
+                finally:
+                    stream.consumer_waiting(False)
                 yield self._drop_oversized(batch, stats)
         finally:
+            stream.close()  # first: wakes a read waiting for room, so the reader can stop
             if reader is not None:
                 reader.close()
-            stream.close()
 
     def _drop_oversized(self, batch: pa.RecordBatch, stats: ReadStats) -> pa.RecordBatch:
         """Drop records longer than the limit that lines hid: quoted values spanning lines
@@ -376,6 +417,7 @@ class DelimitedReader(TableReader):
 
         :raises UnreadableDatasetError: when a record cannot be delimited (see class doc).
         """
+        self.stats.reset()
         step = self.limits.batch_rows
         for batch in self._stream(self.stats, block_size=self._block_size(), threads=True):
             for offset in range(0, batch.num_rows, step):

@@ -139,13 +139,11 @@ class Dialect:
     """The shape of a delimited text file, as guessed from its head.
 
     ``records`` are the first records of the head, parsed with the guessed delimiter (the
-    header included), for header detection and the column count. ``newlines_in_values``
-    is set when a quoted value in the head spans lines.
+    header included), for header detection and the column count.
     """
 
     delimiter: str
     columns: int
-    newlines_in_values: bool
     records: list[list[str]]
 
 
@@ -189,12 +187,11 @@ def sniff_dialect(text: str, *, complete: bool) -> Dialect:
         if best is None or key > best[0]:
             best = (key, delimiter, records)
     if best is None:
-        return Dialect(",", 1, False, [])
+        return Dialect(",", 1, [])
     _, delimiter, records = best
     counts = Counter(len(r) for r in records[1:] or records)
     columns = counts.most_common(1)[0][0]
-    newlines = any("\n" in cell or "\r" in cell for r in records for cell in r)
-    return Dialect(delimiter, columns, newlines, records)
+    return Dialect(delimiter, columns, records)
 
 
 _DIGIT = re.compile(r"\d")

@@ -35,12 +35,17 @@ def dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class BloomEncoder:
     """Encodes normalised name fields into keyed Bloom filters of ``bits`` bits."""
 
-    def __init__(self, key: bytes, *, bits: int = 256, k: int = 6) -> None:
+    def __init__(
+        self, key: bytes, *, bits: int = 256, k: int = 6, unigram_fields: str = "g"
+    ) -> None:
         if bits % 64 or not 0 < k <= 16:
             raise ValueError("bits must be a multiple of 64 and k in 1..16")
         self.bits = bits
         self.words = bits // 64
         self.k = k
+        # Letters as extra tokens make short given names forgiving of typos and swapped
+        # letters ('jakc' ~ 'jack'); on surnames they would make unrelated names look alike.
+        self.unigram_fields = frozenset(unigram_fields)
         self._key = key
         self._positions: dict[str, tuple[int, ...]] = {}
 
@@ -72,6 +77,10 @@ class BloomEncoder:
             for i in range(len(padded) - 1):
                 for p in self._bigram_positions(field, padded[i : i + 2]):
                     bits |= 1 << p
+            if field in self.unigram_fields:
+                for ch in set(value):
+                    for p in self._bigram_positions(field, ch):
+                        bits |= 1 << p
             out = np.frombuffer(bits.to_bytes(self.bits // 8, "little"), dtype="<u8").astype(
                 np.uint64
             )

@@ -40,13 +40,14 @@ DOB_NONE, DOB_PARTIAL, DOB_SWAPPED, DOB_EXACT = 0, 1, 2, 3
 class MatchSettings:
     """Thresholds; the defaults come from bench/accuracy.py (see docs/architecture.md)."""
 
-    name_dob_threshold: float = 0.80
+    name_dob_threshold: float = 0.85
     given_weight: float = 0.40
-    given_floor: float = 0.45
+    given_floor: float = 0.55
+    initial_weight: float = 0.75
     swapped_dob_factor: float = 0.95
     partial_dob_factor: float = 0.90
     partial_dob_min_name: float = 0.85
-    postcode_bonus: float = 0.25
+    postcode_bonus: float = 0.30
     correction_min_name: float = 0.50
     max_block: int = 5000
     pair_chunk: int = 400_000
@@ -100,6 +101,7 @@ def score_pairs(
     members: np.ndarray,
     given_weight: float,
     given_floor: float = 0.45,
+    initial_weight: float = 0.75,
 ) -> PairScores:
     """Name and birth-date agreement for (row, member) pairs."""
     lg, mg = enc.gn[rows], side.gn[members]
@@ -107,7 +109,9 @@ def score_pairs(
     both_g = (plg > 0) & (pmg > 0)
     g = np.where(both_g, 2.0 * popcount(lg & mg) / np.maximum(plg + pmg, 1), 0.0)
     li, mi = enc.initial[rows], side.initial[members]
-    g = np.where(~both_g & (li != 0) & (mi != 0), (li == mi).astype(np.float64), g)
+    # An initial is weak evidence (one letter of ~15 common ones): it counts for
+    # `initial_weight` of a full given-name agreement.
+    g = np.where(~both_g & (li != 0) & (mi != 0), (li == mi) * initial_weight, g)
 
     ls, ms = enc.sn[rows], side.sn[members]  # (P, 2, W)
     inter = popcount(ls[:, :, None, :] & ms[:, None, :, :])  # (P, 2, 2)
@@ -195,7 +199,8 @@ class Matcher:
         st = self.settings
         side = self.index.names
         ps = score_pairs(
-            enc, cand_rows, side, cand_members, st.given_weight, st.given_floor
+            enc, cand_rows, side, cand_members, st.given_weight, st.given_floor,
+            st.initial_weight,
         )
         dob_ok = ps.dob >= DOB_SWAPPED
         name_ok = ps.name >= st.name_dob_threshold
@@ -242,7 +247,8 @@ class Matcher:
             for a in range(0, members.size, st.pair_chunk):
                 pr, pm = pair_rows[a : a + st.pair_chunk], members[a : a + st.pair_chunk]
                 ps = score_pairs(
-                    enc, pr, side, pm, st.given_weight, st.given_floor
+                    enc, pr, side, pm, st.given_weight, st.given_floor,
+                    st.initial_weight,
                 )
                 factor = np.select(
                     [ps.dob == DOB_EXACT, ps.dob == DOB_SWAPPED, ps.dob == DOB_PARTIAL],

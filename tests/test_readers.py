@@ -342,6 +342,14 @@ def test_json_lines_with_a_broken_line(tmp_path: Path) -> None:
     assert reader.stats.skip_reasons == {"malformed JSON line": 1, "not a record": 1}
 
 
+def test_json_lines_of_arrays(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [HEADER, *ROWS]) + "\n", encoding="utf-8")
+    reader = open_table(path)
+    assert reader.format == "jsonl" and reader.columns == HEADER
+    assert [r["ref"] for r in _rows(reader)] == ["C001", "C002", "C003"]
+
+
 def test_json_lines_over_long_line_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "long.jsonl"
     path.write_text('{"a": "1"}\n{"a": "' + "x" * 5000 + '"}\n{"a": "3"}\n', encoding="utf-8")

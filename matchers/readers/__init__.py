@@ -46,20 +46,26 @@ def _not_a_table(name: str, why: str) -> UnreadableDatasetError:
 def _json_kind(text: str) -> str | None:
     """'array' or 'lines' when the text starts like a JSON table, else None."""
     stripped = text.lstrip()
+    first, newline, rest = stripped.partition("\n")
     if stripped.startswith("["):
         after = stripped[1:].lstrip()
-        # "[{", "[[", '["' and "[]" are JSON; "[id],[naam]" is a CSV header.
-        return "array" if not after or after[0] in '{["]' else None
+        if after and after[0] not in '{["]':
+            return None  # "[id],[naam]": a CSV header in brackets
+        if newline and rest.lstrip().startswith("[") and isinstance(_loads(first), list):
+            return "lines"  # one array of cells per line
+        return "array"
     if stripped.startswith("{"):
-        first, newline, _ = stripped.partition("\n")
         if not newline:
             return "lines"  # one line, or a first line longer than the head
-        try:
-            value = json.loads(first)
-        except (ValueError, RecursionError):
-            return "document"
-        return "lines" if isinstance(value, dict) else "document"
+        return "lines" if isinstance(_loads(first), dict) else "document"
     return None
+
+
+def _loads(line: str) -> object:
+    try:
+        return json.loads(line)
+    except (ValueError, RecursionError):
+        return None
 
 
 def open_table(

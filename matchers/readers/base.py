@@ -29,7 +29,7 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from matchers.errors import UnreadableDatasetError
+from matchers.errors import ConfigError, UnreadableDatasetError
 
 __all__ = [
     "MAX_COLUMNS",
@@ -60,8 +60,11 @@ class ReaderLimits:
     batch_rows: int = 65536
 
     def __post_init__(self) -> None:
-        if self.max_record_bytes < 1024 or self.batch_rows < 1:
-            raise ValueError("max_record_bytes must be >= 1024 and batch_rows >= 1")
+        """:raises ConfigError: a limit too small to read any real table with."""
+        if self.max_record_bytes < 1024:
+            raise ConfigError(f"max_record_bytes is {self.max_record_bytes}; it must be >= 1024")
+        if self.batch_rows < 1:
+            raise ConfigError(f"batch_rows is {self.batch_rows}; it must be >= 1")
 
 
 @dataclass

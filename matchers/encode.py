@@ -79,22 +79,42 @@ class RecordEncoder:
         self.bloom = BloomEncoder(derive_subkey(key, "bloom"), bits=bloom_bits, k=bloom_k)
         self.words = self.bloom.words
         self._dates: dict[str, tuple[int, int, int] | None] = {}
-        self._given: dict[str, tuple[str, str]] = {}
-        self._surname: dict[str, tuple[str, ...]] = {}
-        self._full: dict[str, tuple[str, str, tuple[str, ...]]] = {}
-        self._filters: dict[tuple[str, str], np.ndarray] = {}
-        self._sounds: dict[str, int] = {}
+        self._reset_names()
 
     # -- per-distinct-value helpers -------------------------------------------------------
+    #
+    # Each distinct field value is normalised once and turned into a tuple of small ints:
+    # ids of its filters in ``self._fmat`` (row 0 is the empty filter), the initial's code
+    # point and surname sound codes. A batch then gathers filters with one numpy take.
 
-    def _filter(self, field: str, value: str) -> np.ndarray:
-        f = self._filters.get((field, value))
-        if f is None:
-            if len(self._filters) > _CACHE_LIMIT:
-                self._filters.clear()
-            f = self.bloom.encode(field, value)
-            self._filters[(field, value)] = f
-        return f
+    def _reset_names(self) -> None:
+        self._fids: dict[tuple[str, str], int] = {("", ""): 0}
+        self._fmat = np.zeros((1024, self.words), dtype=np.uint64)
+        self._given: dict[str, tuple[int, int]] = {}
+        self._surname: dict[str, tuple[int, int, int, int, int]] = {}
+        self._full: dict[str, tuple[int, int, int, int, int, int, int]] = {}
+        self._sounds: dict[str, int] = {}
+
+    def _trim_caches(self) -> None:
+        """Bound memory on dumps with millions of distinct names."""
+        if len(self._fids) > _CACHE_LIMIT or len(self._full) > _CACHE_LIMIT:
+            self._reset_names()
+        if len(self._dates) > _CACHE_LIMIT:
+            self._dates.clear()
+
+    def _filter_id(self, field: str, value: str) -> int:
+        if not value:
+            return 0
+        fid = self._fids.get((field, value))
+        if fid is None:
+            fid = len(self._fids)
+            if fid >= self._fmat.shape[0]:
+                grown = np.zeros((2 * self._fmat.shape[0], self.words), dtype=np.uint64)
+                grown[: self._fmat.shape[0]] = self._fmat
+                self._fmat = grown
+            self._fmat[fid] = self.bloom.encode(field, value)
+            self._fids[(field, value)] = fid
+        return fid
 
     def _sound(self, core: str) -> int:
         s = self._sounds.get(core)
@@ -107,41 +127,52 @@ class RecordEncoder:
     def _date(self, text: str) -> tuple[int, int, int] | None:
         if text in self._dates:
             return self._dates[text]
-        if len(self._dates) > _CACHE_LIMIT:
-            self._dates.clear()
         ymd = parse_date(text) if text else None
         self._dates[text] = ymd
         return ymd
 
-    def _given_parts(self, given: str, initials: str) -> tuple[str, str]:
+    def _surname_code(self, cores: tuple[str, ...]) -> tuple[int, int, int, int, int]:
+        c1 = cores[0] if cores else ""
+        c2 = cores[1] if len(cores) > 1 else ""
+        return (
+            self._filter_id("s", c1),
+            self._filter_id("s", c2),
+            self._sound(c1),
+            self._sound(c2),
+            int(bool(cores)),
+        )
+
+    def _given_code(self, given: str, initials: str) -> tuple[int, int]:
         key = given + "\x1f" + initials
         hit = self._given.get(key)
         if hit is None:
-            if len(self._given) > _CACHE_LIMIT:
-                self._given.clear()
             pn = normalise_name(given=given or None, initials=initials or None, surname="x")
-            hit = (pn.given, pn.initials) if pn else ("", "")
+            g, ini = (pn.given, pn.initials) if pn else ("", "")
+            hit = (self._filter_id("g", g), ord(ini[0]) if ini else 0)
             self._given[key] = hit
         return hit
 
-    def _surname_parts(self, prefix: str, surname: str) -> tuple[str, ...]:
+    def _surname_only_code(self, prefix: str, surname: str) -> tuple[int, int, int, int, int]:
         key = prefix + "\x1f" + surname
         hit = self._surname.get(key)
         if hit is None:
-            if len(self._surname) > _CACHE_LIMIT:
-                self._surname.clear()
             pn = normalise_name(prefix=prefix or None, surname=surname) if surname else None
-            hit = pn.surnames if pn else ()
+            hit = self._surname_code(pn.surnames if pn else ())
             self._surname[key] = hit
         return hit
 
-    def _full_parts(self, full: str) -> tuple[str, str, tuple[str, ...]]:
+    def _full_code(self, full: str) -> tuple[int, int, int, int, int, int, int]:
         hit = self._full.get(full)
         if hit is None:
-            if len(self._full) > _CACHE_LIMIT:
-                self._full.clear()
             pn = normalise_name(full=full) if full else None
-            hit = (pn.given, pn.initials, pn.surnames) if pn else ("", "", ())
+            if pn is None:
+                hit = (0, 0, *self._surname_code(()))
+            else:
+                hit = (
+                    self._filter_id("g", pn.given),
+                    ord(pn.initials[0]) if pn.initials else 0,
+                    *self._surname_code(pn.surnames),
+                )
             self._full[full] = hit
         return hit
 
@@ -172,32 +203,31 @@ class RecordEncoder:
         self, batch: pa.RecordBatch, roles: ColumnRoles, n: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Given-name filters, surname-part filters, initials, sound codes, has-surname."""
-        w = self.words
-        gn = np.zeros((n, w), dtype=np.uint64)
-        sn = np.zeros((n, 2, w), dtype=np.uint64)
-        initial = np.zeros(n, dtype=np.int64)
-        sounds = np.zeros((n, 2), dtype=np.int64)
-        has = np.zeros(n, dtype=bool)
+        self._trim_caches()
+        gcode = np.zeros((n, 2), dtype=np.int64)  # given filter id, initial
+        scode = np.zeros((n, 5), dtype=np.int64)  # s1 id, s2 id, sound1, sound2, has
         full = _col(batch, roles.full_name)
         surname = _col(batch, roles.surname)
         if surname is not None:
             given_col = _col(batch, roles.given)
             init_col = _col(batch, roles.initials)
             prefix_col = _col(batch, roles.prefix)
-            gparts = [c for c in (given_col, init_col) if c is not None]
-            if gparts:
-                gkey = pc.binary_join_element_wise(*[pc.fill_null(c, "") for c in gparts], "\x1f")
+            if given_col is not None or init_col is not None:
+                g_in = pc.fill_null(given_col, "") if given_col is not None else None
+                i_in = pc.fill_null(init_col, "") if init_col is not None else None
+                if g_in is not None and i_in is not None:
+                    gkey = pc.binary_join_element_wise(g_in, i_in, "\x1f")
+                else:
+                    gkey = g_in if g_in is not None else i_in
                 gidx, gvals = _distinct(gkey)
-                gtab = np.zeros((len(gvals), w), dtype=np.uint64)
-                itab = np.zeros(len(gvals), dtype=np.int64)
-                for i, v in enumerate(gvals):
-                    fields = v.split("\x1f")
-                    g = fields[0] if given_col is not None else ""
-                    ini = fields[-1] if init_col is not None else ""
-                    given, initials = self._given_parts(g, ini)
-                    gtab[i] = self._filter("g", given)
-                    itab[i] = ord(initials[0]) if initials else 0
-                gn, initial = gtab[gidx], itab[gidx]
+                codes = []
+                for v in gvals:
+                    if g_in is not None and i_in is not None:
+                        g, _, ini = v.partition("\x1f")
+                    else:
+                        g, ini = (v, "") if g_in is not None else ("", v)
+                    codes.append(self._given_code(g, ini))
+                gcode = np.asarray(codes, dtype=np.int64).reshape(-1, 2)[gidx]
             skey = (
                 pc.binary_join_element_wise(
                     pc.fill_null(prefix_col, ""), pc.fill_null(surname, ""), "\x1f"
@@ -206,40 +236,20 @@ class RecordEncoder:
                 else surname
             )
             sidx, svals = _distinct(skey)
-            stab = np.zeros((len(svals), 2, w), dtype=np.uint64)
-            otab = np.zeros((len(svals), 2), dtype=np.int64)
-            htab = np.zeros(len(svals), dtype=bool)
-            for i, v in enumerate(svals):
-                prefix, _, sur = v.rpartition("\x1f") if prefix_col is not None else ("", "", v)
-                cores = self._surname_parts(prefix, sur)
-                for j, core in enumerate(cores[:2]):
-                    stab[i, j] = self._filter("s", core)
-                    otab[i, j] = self._sound(core)
-                htab[i] = bool(cores)
-            sn, sounds, has = stab[sidx], otab[sidx], htab[sidx]
+            codes = []
+            for v in svals:
+                prefix, _, sur = v.partition("\x1f") if prefix_col is not None else ("", "", v)
+                codes.append(self._surname_only_code(prefix, sur))
+            scode = np.asarray(codes, dtype=np.int64).reshape(-1, 5)[sidx]
         elif full is not None:
             fidx, fvals = _distinct(full)
-            gtab = np.zeros((len(fvals), w), dtype=np.uint64)
-            itab = np.zeros(len(fvals), dtype=np.int64)
-            stab = np.zeros((len(fvals), 2, w), dtype=np.uint64)
-            otab = np.zeros((len(fvals), 2), dtype=np.int64)
-            htab = np.zeros(len(fvals), dtype=bool)
-            for i, v in enumerate(fvals):
-                given, initials, cores = self._full_parts(v)
-                gtab[i] = self._filter("g", given)
-                itab[i] = ord(initials[0]) if initials else 0
-                for j, core in enumerate(cores[:2]):
-                    stab[i, j] = self._filter("s", core)
-                    otab[i, j] = self._sound(core)
-                htab[i] = bool(cores)
-            gn, initial, sn, sounds, has = (
-                gtab[fidx],
-                itab[fidx],
-                stab[fidx],
-                otab[fidx],
-                htab[fidx],
-            )
-        return gn, sn, initial, sounds, has
+            codes7 = np.asarray([self._full_code(v) for v in fvals], dtype=np.int64)
+            codes7 = codes7.reshape(-1, 7)[fidx]
+            gcode, scode = codes7[:, :2], codes7[:, 2:]
+        fmat = self._fmat
+        gn = fmat[gcode[:, 0]]
+        sn = np.stack([fmat[scode[:, 0]], fmat[scode[:, 1]]], axis=1)
+        return gn, sn, gcode[:, 1], scode[:, 2:4], scode[:, 4].astype(bool)
 
     def _encode_postcode(
         self, arr: pa.Array | None, n: int

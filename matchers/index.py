@@ -57,39 +57,48 @@ class NameSide:
         self.gn = _fixed(table.column("gn"), 8 * words)
         self.sn = _fixed(table.column("sn"), 16 * words).reshape(-1, 2, words)
         self._blocks_column = table.column("blocks")
-        self._block_keys: np.ndarray | None = None
-        self._block_members: np.ndarray | None = None
+        self._block_index_cache: tuple[np.ndarray, ...] | None = None
 
-    def _block_index(self) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted (key, member) pairs of every blocking key; built on first use only, as
-        BSN-keyed scans need the member encodings for typo checks but never the blocks."""
-        if self._block_keys is None or self._block_members is None:
+    def _block_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Distinct blocking keys (sorted) with the start and size of their run in the
+        member list; built on first use only, as BSN-keyed scans never need it."""
+        if self._block_index_cache is None:
             keys = _fixed(self._blocks_column, 8 * BLOCK_KEYS)
             members = np.repeat(np.arange(keys.shape[0], dtype=np.int64), keys.shape[1])
             flat = keys.reshape(-1)
             keep = flat != 0
             flat, members = flat[keep], members[keep]
             order = np.argsort(flat, kind="stable")
-            self._block_keys, self._block_members = flat[order], members[order]
-        return self._block_keys, self._block_members
+            flat, members = flat[order], members[order]
+            distinct, starts, counts = np.unique(flat, return_index=True, return_counts=True)
+            self._block_index_cache = (distinct, starts, counts, members)
+        return self._block_index_cache
 
     def candidates(self, queries: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
         """All (query row, member) pairs sharing a blocking key; blocks over ``max_block``
         members are passed over (a placeholder date shared by thousands identifies nobody).
+
+        Queries are sorted before the binary search: on a cohort of millions the key array
+        is far larger than the CPU cache, and sorted look-ups walk it in order.
         """
-        block_keys, block_members = self._block_index()
+        distinct, starts, counts_all, block_members = self._block_index()
         n, k = queries.shape
         flat = queries.reshape(-1)
-        lo = np.searchsorted(block_keys, flat, side="left")
-        hi = np.searchsorted(block_keys, flat, side="right")
-        counts = hi - lo
-        counts[(flat == 0) | (counts > max_block)] = 0
+        qidx = np.flatnonzero(flat)
+        if qidx.size == 0 or distinct.size == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        order = np.argsort(flat[qidx], kind="stable")
+        qidx = qidx[order]
+        q = flat[qidx]
+        pos = np.minimum(np.searchsorted(distinct, q), distinct.size - 1)
+        hit = (distinct[pos] == q) & (counts_all[pos] <= max_block)
+        qidx, pos = qidx[hit], pos[hit]
+        counts = counts_all[pos]
         total = int(counts.sum())
-        rows = np.repeat(np.repeat(np.arange(n, dtype=np.int64), k), counts)
-        if total == 0:
-            return rows, np.zeros(0, dtype=np.int64)
-        starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        members = block_members[starts + np.arange(total, dtype=np.int64)]
+        rows = np.repeat(qidx // k, counts)
+        first = np.repeat(starts[pos] - (np.cumsum(counts) - counts), counts)
+        members = block_members[first + np.arange(total, dtype=np.int64)]
         return rows, members
 
 

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from matchers.errors import ConfigError
+from monitor.config import load_config
+
+
+def _write(tmp_path: Path, text: str) -> str:
+    p = tmp_path / "c.toml"
+    p.write_text(text, encoding="utf-8")
+    return str(p)
+
+
+def test_defaults_without_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COHORTWATCH_CONFIG", raising=False)
+    cfg = load_config(None)
+    assert cfg.source == "built-in defaults"
+    assert 0 < cfg.matching.name_dob_threshold <= 1
+
+
+def test_values_are_read(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, "[matching]\nname_dob_threshold = 0.9\nmax_block = 10\n"))
+    assert cfg.matching.name_dob_threshold == 0.9
+    assert cfg.matching.max_block == 10
+
+
+def test_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COHORTWATCH_CONFIG", _write(tmp_path, "[bloom]\nk = 7\n"))
+    assert load_config(None).bloom.k == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("[matching]\nname_dob_treshold = 0.9\n", "matching.name_dob_treshold"),
+        ("[matchng]\n", "'matchng'"),
+        ("[matching]\nname_dob_threshold = 'high'\n", "matching.name_dob_threshold"),
+        ("[matching]\nmax_block = 1.5\n", "matching.max_block"),
+        ("[matching]\nname_dob_threshold = 1.5\n", "matching.name_dob_threshold"),
+        ("key_file = 3\n", "key_file"),
+        ("[bloom]\nbits = 100\n", "bloom"),
+    ],
+)
+def test_errors_name_file_and_key_path(tmp_path: Path, text: str, where: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert path in str(err.value)
+    assert where in str(err.value)
+
+
+def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(_write(tmp_path, "[matching\n"))
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(str(tmp_path / "nope.toml"))

@@ -103,9 +103,16 @@ def score_pairs(
     given_floor: float = 0.45,
     initial_weight: float = 0.75,
 ) -> PairScores:
-    """Name and birth-date agreement for (row, member) pairs."""
+    """Name and birth-date agreement for (row, member) pairs.
+
+    Work is spent where it can matter: the 2x2 surname-part comparison only for pairs where
+    a side has a double surname, the crossed-fields comparison only for pairs whose name
+    score is not already high.
+    """
+    plg_all, pls_all = popcount(enc.gn), popcount(enc.sn)
+    pmg_all, pms_all = side.popcounts()
     lg, mg = enc.gn[rows], side.gn[members]
-    plg, pmg = popcount(lg), popcount(mg)
+    plg, pmg = plg_all[rows], pmg_all[members]
     both_g = (plg > 0) & (pmg > 0)
     g = np.where(both_g, 2.0 * popcount(lg & mg) / np.maximum(plg + pmg, 1), 0.0)
     li, mi = enc.initial[rows], side.initial[members]
@@ -113,26 +120,31 @@ def score_pairs(
     # `initial_weight` of a full given-name agreement.
     g = np.where(~both_g & (li != 0) & (mi != 0), (li == mi) * initial_weight, g)
 
-    ls, ms = enc.sn[rows], side.sn[members]  # (P, 2, W)
-    inter = popcount(ls[:, :, None, :] & ms[:, None, :, :])  # (P, 2, 2)
-    pl, pm = popcount(ls), popcount(ms)  # (P, 2)
-    denom = pl[:, :, None] + pm[:, None, :]
-    part = np.where(
-        (pl[:, :, None] > 0) & (pm[:, None, :] > 0), 2.0 * inter / np.maximum(denom, 1), 0.0
-    ).reshape(-1, 4)
-    full = 2.0 * inter.sum(axis=(1, 2)) / np.maximum(pl.sum(1) + pm.sum(1), 1)
-    s = np.minimum(np.maximum(part.max(axis=1), full), 1.0)
+    pl, pm = pls_all[rows], pms_all[members]  # (P, 2)
+    ls1, ms1 = enc.sn[rows, 0], side.sn[members, 0]
+    s = _dice(ls1, ms1, pl[:, 0], pm[:, 0])
+    double = np.flatnonzero((pl[:, 1] > 0) | (pm[:, 1] > 0))
+    if double.size:
+        ls, ms = enc.sn[rows[double]], side.sn[members[double]]  # (D, 2, W)
+        inter = popcount(ls[:, :, None, :] & ms[:, None, :, :])  # (D, 2, 2)
+        pld, pmd = pl[double], pm[double]
+        denom = pld[:, :, None] + pmd[:, None, :]
+        ok = (pld[:, :, None] > 0) & (pmd[:, None, :] > 0)
+        part = np.where(ok, 2.0 * inter / np.maximum(denom, 1), 0.0).reshape(-1, 4)
+        full = 2.0 * inter.sum(axis=(1, 2)) / np.maximum(pld.sum(1) + pmd.sum(1), 1)
+        s[double] = np.minimum(np.maximum(part.max(axis=1), full), 1.0)
     has_name = (pl[:, 0] > 0) & (pm[:, 0] > 0)
     name = given_weight * g + (1.0 - given_weight) * s
     # Two known, clearly different given names (twins, siblings, namesakes) rule a match
     # out, however well surname and birth date agree.
     name = np.where(both_g & (g < given_floor), 0.0, name)
     # Given name and surname written in each other's field.
-    if both_g.any():
-        gs = _dice(lg, ms[:, 0], plg, pm[:, 0])
-        sg = _dice(ls[:, 0], mg, pl[:, 0], pmg)
+    cross = np.flatnonzero(both_g & has_name & (name < 0.9))
+    if cross.size:
+        gs = _dice(lg[cross], ms1[cross], plg[cross], pm[cross, 0])
+        sg = _dice(ls1[cross], mg[cross], pl[cross, 0], pmg[cross])
         crossed = np.where(sg >= given_floor, given_weight * sg + (1.0 - given_weight) * gs, 0.0)
-        name = np.maximum(name, np.where(both_g & has_name, crossed * 0.95, 0.0))
+        name[cross] = np.maximum(name[cross], crossed * 0.95)
     name = np.where(has_name, name, 0.0)
 
     ld, md = enc.dob[rows], side.dob[members]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from matchers.bloom import popcount
 from matchers.encode import BLOCK_KEYS
 
 __all__ = ["CohortIndex", "NameSide", "snapshot_schema"]
@@ -58,6 +59,13 @@ class NameSide:
         self.sn = _fixed(table.column("sn"), 16 * words).reshape(-1, 2, words)
         self._blocks_column = table.column("blocks")
         self._block_index_cache: tuple[np.ndarray, ...] | None = None
+        self._popcounts: tuple[np.ndarray, np.ndarray] | None = None
+
+    def popcounts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Set bits of every member's given-name filter (n,) and surname filters (n, 2)."""
+        if self._popcounts is None:
+            self._popcounts = (popcount(self.gn), popcount(self.sn))
+        return self._popcounts
 
     def _block_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Distinct blocking keys (sorted) with the start and size of their run in the
@@ -82,7 +90,7 @@ class NameSide:
         is far larger than the CPU cache, and sorted look-ups walk it in order.
         """
         distinct, starts, counts_all, block_members = self._block_index()
-        n, k = queries.shape
+        k = queries.shape[1]
         flat = queries.reshape(-1)
         qidx = np.flatnonzero(flat)
         if qidx.size == 0 or distinct.size == 0:

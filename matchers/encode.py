@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from matchers import bsn as bsnrules
-from matchers.bloom import BloomEncoder
+from matchers.bloom import BloomEncoder, popcount
 from matchers.columns import ColumnRoles
 from matchers.dates import parse_date
 from matchers.keyed import Domain, KeyedPRF, derive_subkey
@@ -50,6 +50,14 @@ class EncodedRecords:
     blocks_swap: np.ndarray  # (n, 3) uint64 the (date, ...) keys with day/month swapped
     postcode: np.ndarray  # uint64 keyed postcode
     has_name: np.ndarray  # bool: a surname is known
+
+    def popcounts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Set bits of each row's given-name filter (n,) and surname filters (n, 2)."""
+        cached = getattr(self, "_popcounts", None)
+        if cached is None:
+            cached = (popcount(self.gn), popcount(self.sn))
+            self._popcounts = cached
+        return cached
 
     def name_dob_usable(self) -> np.ndarray:
         """Rows that can be matched on names and birth date."""

@@ -102,6 +102,7 @@ def score_pairs(
     given_weight: float,
     given_floor: float = 0.45,
     initial_weight: float = 0.75,
+    dates: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> PairScores:
     """Name and birth-date agreement for (row, member) pairs.
 
@@ -109,7 +110,7 @@ def score_pairs(
     a side has a double surname, the crossed-fields comparison only for pairs whose name
     score is not already high.
     """
-    plg_all, pls_all = popcount(enc.gn), popcount(enc.sn)
+    plg_all, pls_all = enc.popcounts()
     pmg_all, pms_all = side.popcounts()
     lg, mg = enc.gn[rows], side.gn[members]
     plg, pmg = plg_all[rows], pmg_all[members]
@@ -147,6 +148,14 @@ def score_pairs(
         name[cross] = np.maximum(name[cross], crossed * 0.95)
     name = np.where(has_name, name, 0.0)
 
+    kind, has_dob, postcode = dates or date_postcode(enc, rows, side, members)
+    return PairScores(name, has_name, kind, has_dob, postcode)
+
+
+def date_postcode(
+    enc: EncodedRecords, rows: np.ndarray, side: NameSide, members: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Birth-date agreement kind, both-have-a-date, and keyed postcode agreement."""
     ld, md = enc.dob[rows], side.dob[members]
     has_dob = (ld != 0) & (md != 0)
     kind = np.full(rows.shape, DOB_NONE, dtype=np.int8)
@@ -155,7 +164,7 @@ def score_pairs(
     kind[has_dob & (enc.dob_swap[rows] == md)] = DOB_SWAPPED
     kind[has_dob & (ld == md)] = DOB_EXACT
     lp, mp = enc.postcode[rows], side.postcode[members]
-    return PairScores(name, has_name, kind, has_dob, (lp != 0) & (lp == mp))
+    return kind, has_dob, (lp != 0) & (lp == mp)
 
 
 def _best_per_row(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -256,11 +265,21 @@ class Matcher:
             if members.size == 0:
                 continue
             pair_rows = sub[q_rows]
+            # Only pairs whose birth dates can still reach the threshold are scored on
+            # names (gathering filters is the expensive part); member order keeps the
+            # gathers from a cohort of millions cache-friendly.
+            kind, has_dob, pc_ok = date_postcode(enc, pair_rows, side, members)
+            hopeful = (kind >= DOB_SWAPPED) | ((kind == DOB_PARTIAL) & pc_ok)
+            order = np.flatnonzero(hopeful)
+            order = order[np.argsort(members[order], kind="stable")]
+            pair_rows, members = pair_rows[order], members[order]
+            kind, has_dob, pc_ok = kind[order], has_dob[order], pc_ok[order]
             for a in range(0, members.size, st.pair_chunk):
-                pr, pm = pair_rows[a : a + st.pair_chunk], members[a : a + st.pair_chunk]
+                cut = slice(a, a + st.pair_chunk)
+                pr, pm = pair_rows[cut], members[cut]
                 ps = score_pairs(
                     enc, pr, side, pm, st.given_weight, st.given_floor,
-                    st.initial_weight,
+                    st.initial_weight, (kind[cut], has_dob[cut], pc_ok[cut]),
                 )
                 factor = np.select(
                     [ps.dob == DOB_EXACT, ps.dob == DOB_SWAPPED, ps.dob == DOB_PARTIAL],

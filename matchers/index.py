@@ -78,7 +78,12 @@ class NameSide:
             flat, members = flat[keep], members[keep]
             order = np.argsort(flat, kind="stable")
             flat, members = flat[order], members[order]
-            distinct, starts, counts = np.unique(flat, return_index=True, return_counts=True)
+            # Runs of equal keys in the sorted array (np.unique would sort a second time).
+            first = np.ones(flat.size, dtype=bool)
+            np.not_equal(flat[1:], flat[:-1], out=first[1:])
+            starts = np.flatnonzero(first)
+            counts = np.diff(np.append(starts, flat.size))
+            distinct = flat[starts]
             self._block_index_cache = (distinct, starts, counts, members)
         return self._block_index_cache
 

@@ -29,6 +29,7 @@ class FileReport:
     columns: dict[str, str] = field(default_factory=dict)
     status: str = "scanned"  # scanned | skipped
     reason: str | None = None
+    error: Exception | None = field(default=None, repr=False)  # why skipped, not reported
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -58,6 +58,42 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _scan_file(
+    path: Path,
+    shown: str,
+    store: CohortStore,
+    matcher: Matcher,
+    collector: MatchCollector,
+    opts: ScanOptions,
+    progress: Progress | None,
+) -> FileReport:
+    """Scan one file; a file that cannot be scanned comes back marked skipped."""
+    fr = FileReport(path=shown, sha256=_sha256(path), bytes=path.stat().st_size, format="unknown")
+    try:
+        reader = open_table(path, display_name=shown, limits=opts.limits)
+        fr.format = reader.format
+        roles = detect_columns(reader.columns, reader.sample(), overrides=opts.mapping)
+        fr.columns = roles.describe()
+        if not roles.usable_for_matching():
+            raise NoUsableColumnsError(
+                f"{shown}: no column holds BSNs, nor names with birth dates "
+                f"(columns: {', '.join(reader.columns) or 'none'}); "
+                "name them with --map bsn=COLUMN, --map surname=COLUMN, --map dob=COLUMN"
+            )
+        for batch in reader.batches():
+            enc = store.encoder.encode(batch.data, roles, only_bsn_invalid=True)
+            matcher.match(enc, shown, batch.first_record, collector)
+            if progress:
+                progress(shown, reader.stats.records)
+        fr.records = reader.stats.records
+        fr.skipped_records = reader.stats.skipped
+        fr.skip_reasons = dict(reader.stats.skip_reasons)
+    except CohortwatchError as exc:
+        fr.status, fr.reason, fr.error = "skipped", str(exc), exc
+        log.warning("file skipped", extra={"file": shown, "reason": type(exc).__name__})
+    return fr
+
+
 def check_dataset(
     paths: Sequence[Path],
     *,
@@ -79,32 +115,10 @@ def check_dataset(
     reports: list[FileReport] = []
     first_error: CohortwatchError | None = None
     for path, shown in _files(paths):
-        size = path.stat().st_size
-        fr = FileReport(path=shown, sha256=_sha256(path), bytes=size, format="unknown")
+        fr = _scan_file(path, shown, store, matcher, collector, opts, progress)
         reports.append(fr)
-        try:
-            reader = open_table(path, display_name=shown, limits=opts.limits)
-            fr.format = reader.format
-            roles = detect_columns(reader.columns, reader.sample(), overrides=opts.mapping)
-            fr.columns = roles.describe()
-            if not roles.usable_for_matching():
-                raise NoUsableColumnsError(
-                    f"{shown}: no column holds BSNs, nor names with birth dates "
-                    f"(columns: {', '.join(reader.columns) or 'none'}); "
-                    "name them with --map bsn=COLUMN, --map surname=COLUMN, --map dob=COLUMN"
-                )
-            for batch in reader.batches():
-                enc = store.encoder.encode(batch.data, roles, only_bsn_invalid=True)
-                matcher.match(enc, shown, batch.first_record, collector)
-                if progress:
-                    progress(shown, reader.stats.records)
-            fr.records = reader.stats.records
-            fr.skipped_records = reader.stats.skipped
-            fr.skip_reasons = dict(reader.stats.skip_reasons)
-        except CohortwatchError as exc:
-            fr.status, fr.reason = "skipped", str(exc)
-            first_error = first_error or exc
-            log.warning("file skipped", extra={"file": shown, "reason": type(exc).__name__})
+        if fr.error is not None:
+            first_error = first_error or fr.error
     if not reports:
         raise DatasetError("no files found in " + ", ".join(str(p) for p in paths))
     if first_error is not None and all(f.status == "skipped" for f in reports):

@@ -123,6 +123,31 @@ class TableReader(ABC):
     columns: list[str]
     has_header: bool
 
+    def __init__(
+        self,
+        path: Path,
+        *,
+        display_name: str | None = None,
+        limits: ReaderLimits | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.display_name = display_name or self.path.name
+        self.limits = limits or ReaderLimits()
+        self.stats = ReadStats()
+        try:
+            self._start()
+        except OSError as exc:
+            raise UnreadableDatasetError(
+                f"{self.display_name}: cannot be read ({exc.strerror or 'I/O error'})"
+            ) from exc
+
+    @abstractmethod
+    def _start(self) -> None:
+        """Peek at the start of the file: set ``columns`` and ``has_header``.
+
+        :raises UnreadableDatasetError: the file is not a table of this format.
+        """
+
     @abstractmethod
     def sample(self, rows: int = 1000) -> pa.RecordBatch:
         """The first ``rows`` records, for content-based column detection.

@@ -30,7 +30,6 @@ import pyarrow.csv as pacsv
 
 from matchers.errors import UnreadableDatasetError
 from matchers.readers.base import (
-    ReaderLimits,
     ReadStats,
     TableBatch,
     TableReader,
@@ -227,24 +226,9 @@ class DelimitedReader(TableReader):
 
     format = "csv"
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        display_name: str | None = None,
-        limits: ReaderLimits | None = None,
-    ) -> None:
-        self.path = Path(path)
-        self.display_name = display_name or self.path.name
-        self.limits = limits or ReaderLimits()
-        self.stats = ReadStats()
-        try:
-            size = self.path.stat().st_size
-            head = self._read_head(size)
-        except OSError as exc:
-            raise UnreadableDatasetError(
-                f"{self.display_name}: cannot be read ({exc.strerror or 'I/O error'})"
-            ) from exc
+    def _start(self) -> None:
+        size = self.path.stat().st_size
+        head = self._read_head(size)
         self.encoding = detect_encoding(head)
         text = decode(head[self.encoding.bom :], self.encoding.codec)
         reason = binary_reason(head, text)

@@ -21,11 +21,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Generator
-from pathlib import Path
 from typing import TextIO
 
 from matchers.errors import UnreadableDatasetError
-from matchers.readers.base import ReaderLimits, ReadStats, RowReader
+from matchers.readers.base import ReadStats, RowReader
 from matchers.readers.jsonlines import open_text
 from matchers.readers.sniff import detect_encoding, read_head
 
@@ -47,24 +46,9 @@ class JsonArrayReader(RowReader):
 
     format = "json"
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        display_name: str | None = None,
-        limits: ReaderLimits | None = None,
-    ) -> None:
-        self.path = Path(path)
-        self.display_name = display_name or self.path.name
-        self.limits = limits or ReaderLimits()
-        self.stats = ReadStats()
-        try:
-            self.encoding = detect_encoding(read_head(self.path, 64 * 1024))
-            self._peek()
-        except OSError as exc:
-            raise UnreadableDatasetError(
-                f"{self.display_name}: cannot be read ({exc.strerror or 'I/O error'})"
-            ) from exc
+    def _start(self) -> None:
+        self.encoding = detect_encoding(read_head(self.path, 64 * 1024))
+        self._peek()
 
     def _values(self, stats: ReadStats) -> Generator[object, None, None]:
         with open_text(self.path, self.encoding) as text:

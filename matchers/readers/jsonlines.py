@@ -12,8 +12,7 @@ import json
 from collections.abc import Generator
 from pathlib import Path
 
-from matchers.errors import UnreadableDatasetError
-from matchers.readers.base import ReaderLimits, ReadStats, RowReader
+from matchers.readers.base import ReadStats, RowReader
 from matchers.readers.sniff import FALLBACK_ERRORS, Encoding, detect_encoding, read_head
 
 __all__ = ["JsonLinesReader", "open_text"]
@@ -33,24 +32,9 @@ class JsonLinesReader(RowReader):
 
     format = "jsonl"
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        display_name: str | None = None,
-        limits: ReaderLimits | None = None,
-    ) -> None:
-        self.path = Path(path)
-        self.display_name = display_name or self.path.name
-        self.limits = limits or ReaderLimits()
-        self.stats = ReadStats()
-        try:
-            self.encoding = detect_encoding(read_head(self.path, 64 * 1024))
-            self._peek()
-        except OSError as exc:
-            raise UnreadableDatasetError(
-                f"{self.display_name}: cannot be read ({exc.strerror or 'I/O error'})"
-            ) from exc
+    def _start(self) -> None:
+        self.encoding = detect_encoding(read_head(self.path, 64 * 1024))
+        self._peek()
 
     def _values(self, stats: ReadStats) -> Generator[object, None, None]:
         # Characters, not bytes, bound a line here: close enough for a safety limit.

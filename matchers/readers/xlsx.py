@@ -16,7 +16,7 @@ from pathlib import Path
 import openpyxl
 
 from matchers.errors import UnreadableDatasetError
-from matchers.readers.base import ReaderLimits, ReadStats, RowReader
+from matchers.readers.base import ReadStats, RowReader
 
 __all__ = ["XlsxReader", "is_xlsx"]
 
@@ -39,17 +39,7 @@ class XlsxReader(RowReader):
 
     format = "xlsx"
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        display_name: str | None = None,
-        limits: ReaderLimits | None = None,
-    ) -> None:
-        self.path = Path(path)
-        self.display_name = display_name or self.path.name
-        self.limits = limits or ReaderLimits()
-        self.stats = ReadStats()
+    def _start(self) -> None:
         self._sheet: int | None = None
         self._peek()
 

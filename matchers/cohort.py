@@ -30,7 +30,7 @@ from matchers.errors import (
     KeyFileError,
     UnknownCohortError,
 )
-from matchers.index import CohortIndex, snapshot_schema
+from matchers.index import CohortIndex, SortedBlocks, snapshot_schema, sort_blocks
 from matchers.keyed import key_check
 from matchers.readers import open_table
 
@@ -116,6 +116,7 @@ class CohortStore:
         row = self._cohort_row(name)
         with self.db.conn:
             self.db.execute("DELETE FROM cohort_members WHERE cohort_id = ?", [row["id"]])
+            self.db.execute("DELETE FROM cohort_blocks WHERE cohort_id = ?", [row["id"]])
             self.db.execute("DELETE FROM cohorts WHERE id = ?", [row["id"]])
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return int(row["members"])
@@ -263,25 +264,46 @@ class CohortStore:
         return pa.record_batch(arrays, schema=snapshot_schema(w))
 
     def _write_snapshot(self, cohort_id: int, table: pa.Table) -> None:
-        """Replace the cohort's packed parts (call inside a transaction)."""
-        self.db.execute("DELETE FROM cohort_members WHERE cohort_id = ?", [cohort_id])
-        for part, offset in enumerate(range(0, max(table.num_rows, 1), _PART_ROWS)):
-            chunk = table.slice(offset, _PART_ROWS)
+        """Replace the cohort's packed parts and its sorted blocking keys (call inside a
+        transaction)."""
+        self._write_parts("cohort_members", cohort_id, table)
+        keys, members = sort_blocks(table.column("blocks"))
+        self._write_parts("cohort_blocks", cohort_id, pa.table({"key": keys, "member": members}))
+
+    def _write_parts(self, name: str, cohort_id: int, table: pa.Table) -> None:
+        self.db.execute(f"DELETE FROM {name} WHERE cohort_id = ?", [cohort_id])  # noqa: S608 - fixed table names
+        rows = _PART_ROWS if name == "cohort_members" else _PART_ROWS * BLOCK_KEYS
+        for part, offset in enumerate(range(0, max(table.num_rows, 1), rows)):
+            chunk = table.slice(offset, rows)
             sink = io.BytesIO()
             with pa.ipc.new_stream(sink, table.schema) as writer:
                 writer.write_table(chunk)
             self.db.execute(
-                "INSERT INTO cohort_members (cohort_id, part, rows, data) VALUES (?,?,?,?)",
+                f"INSERT INTO {name} (cohort_id, part, rows, data) VALUES (?,?,?,?)",  # noqa: S608
                 [cohort_id, part, chunk.num_rows, sink.getvalue()],
             )
 
-    def _load_table(self, cohort_id: int) -> pa.Table:
-        batches = []
+    def _read_parts(self, name: str, cohort_id: int) -> list[pa.RecordBatch]:
+        batches: list[pa.RecordBatch] = []
         for (data,) in self.db.execute(
-            "SELECT data FROM cohort_members WHERE cohort_id = ? ORDER BY part", [cohort_id]
+            f"SELECT data FROM {name} WHERE cohort_id = ? ORDER BY part",  # noqa: S608
+            [cohort_id],
         ):
             batches.extend(pa.ipc.open_stream(data).read_all().to_batches())
-        return pa.Table.from_batches(batches, schema=snapshot_schema(self.encoder.words))
+        return batches
+
+    def _load_table(self, cohort_id: int) -> pa.Table:
+        return pa.Table.from_batches(
+            self._read_parts("cohort_members", cohort_id),
+            schema=snapshot_schema(self.encoder.words),
+        )
+
+    def _load_sorted_blocks(self, cohort_id: int) -> SortedBlocks | None:
+        batches = self._read_parts("cohort_blocks", cohort_id)
+        if not batches:
+            return None
+        table = pa.Table.from_batches(batches).combine_chunks()
+        return table.column("key").to_numpy(), table.column("member").to_numpy()
 
     def load_index(self, name: str) -> CohortIndex:
         """Load cohort ``name`` for matching.
@@ -290,4 +312,10 @@ class CohortStore:
         :raises KeyFileError: enrolled with another key.
         """
         row = self._cohort_row(name)
-        return CohortIndex(name, self._load_table(row["id"]), self.encoder.words)
+        cohort_id = row["id"]
+        return CohortIndex(
+            name,
+            self._load_table(cohort_id),
+            self.encoder.words,
+            lambda: self._load_sorted_blocks(cohort_id),
+        )

@@ -7,13 +7,15 @@ keeps, so start-up costs a few large reads instead of a million row fetches. The
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 
 from matchers.bloom import popcount
 from matchers.encode import BLOCK_KEYS
 
-__all__ = ["CohortIndex", "NameSide", "snapshot_schema"]
+__all__ = ["CohortIndex", "NameSide", "snapshot_schema", "sort_blocks"]
 
 
 def snapshot_schema(words: int) -> pa.Schema:
@@ -46,10 +48,34 @@ def _fixed(col: pa.ChunkedArray | pa.Array, width: int) -> np.ndarray:
     return raw.view("<u8").reshape(len(col), width // 8)
 
 
+SortedBlocks = tuple[np.ndarray, np.ndarray]
+
+
+def sort_blocks(blocks: pa.ChunkedArray | pa.Array) -> SortedBlocks:
+    """Every non-zero blocking key of every member, sorted, with the member it belongs to.
+
+    Sorting ten million keys takes a second or two, so the cohort store does it once at
+    enrollment and keeps the result next to the members.
+    """
+    keys = _fixed(blocks, 8 * BLOCK_KEYS)
+    members = np.repeat(np.arange(keys.shape[0], dtype=np.uint32), keys.shape[1])
+    flat = keys.reshape(-1)
+    keep = flat != 0
+    flat, members = flat[keep], members[keep]
+    order = np.argsort(flat, kind="stable")
+    return flat[order], members[order]
+
+
 class NameSide:
     """What name + birth-date matching needs: per-member encodings and a block index."""
 
-    def __init__(self, table: pa.Table, words: int) -> None:
+    def __init__(
+        self,
+        table: pa.Table,
+        words: int,
+        load_sorted: Callable[[], SortedBlocks | None] | None = None,
+    ) -> None:
+        self._load_sorted = load_sorted
         num = lambda name: table.column(name).to_numpy()  # noqa: E731
         self.dob = num("dob")
         self.dob_pairs = np.stack([num("dob_ym"), num("dob_yd"), num("dob_md")], axis=1)
@@ -71,20 +97,14 @@ class NameSide:
         """Distinct blocking keys (sorted) with the start and size of their run in the
         member list; built on first use only, as BSN-keyed scans never need it."""
         if self._block_index_cache is None:
-            keys = _fixed(self._blocks_column, 8 * BLOCK_KEYS)
-            members = np.repeat(np.arange(keys.shape[0], dtype=np.int64), keys.shape[1])
-            flat = keys.reshape(-1)
-            keep = flat != 0
-            flat, members = flat[keep], members[keep]
-            order = np.argsort(flat, kind="stable")
-            flat, members = flat[order], members[order]
+            stored = self._load_sorted() if self._load_sorted else None
+            flat, members = stored if stored is not None else sort_blocks(self._blocks_column)
             # Runs of equal keys in the sorted array (np.unique would sort a second time).
             first = np.ones(flat.size, dtype=bool)
             np.not_equal(flat[1:], flat[:-1], out=first[1:])
             starts = np.flatnonzero(first)
             counts = np.diff(np.append(starts, flat.size))
-            distinct = flat[starts]
-            self._block_index_cache = (distinct, starts, counts, members)
+            self._block_index_cache = (flat[starts], starts, counts, members)
         return self._block_index_cache
 
     def candidates(self, queries: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +138,14 @@ class NameSide:
 class CohortIndex:
     """A loaded cohort: BSN lookup always, name side on demand."""
 
-    def __init__(self, name: str, table: pa.Table, words: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        table: pa.Table,
+        words: int,
+        load_sorted: Callable[[], SortedBlocks | None] | None = None,
+    ) -> None:
+        self._load_sorted = load_sorted
         self.name = name
         self.size = table.num_rows
         self.words = words
@@ -133,7 +160,7 @@ class CohortIndex:
     @property
     def names(self) -> NameSide:
         if self._names is None:
-            self._names = NameSide(self._table, self.words)
+            self._names = NameSide(self._table, self.words, self._load_sorted)
         return self._names
 
     def lookup_bsn(self, keys: np.ndarray) -> np.ndarray:

@@ -65,9 +65,10 @@ def _ensure_schema(db: sqlite_utils.Database) -> None:
             not_null={"name", "key_check"},
         )
         db["cohorts"].create_index(["name"], unique=True)
-    if "cohort_members" not in db.table_names():
-        db["cohort_members"].create(
-            {"cohort_id": int, "part": int, "rows": int, "data": bytes},
-            pk=("cohort_id", "part"),
-            foreign_keys=[("cohort_id", "cohorts", "id")],
-        )
+    for name in ("cohort_members", "cohort_blocks"):
+        if name not in db.table_names():
+            db[name].create(
+                {"cohort_id": int, "part": int, "rows": int, "data": bytes},
+                pk=("cohort_id", "part"),
+                foreign_keys=[("cohort_id", "cohorts", "id")],
+            )

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import sqlite_utils
 
 from matchers import bsn as bsnrules
-from matchers.columns import ColumnRoles, detect_columns
+from matchers.columns import ColumnRoles, detect_columns, no_usable_columns_error, safe_roles
 from matchers.encode import BLOCK_KEYS, EncodedRecords, RecordEncoder
 from matchers.errors import (
     CohortwatchError,
@@ -71,6 +71,11 @@ class CohortStore:
         self.key = key
         self.encoder = encoder
         self._key_check = key_check(key)
+
+    @property
+    def state_dir(self) -> Path:
+        """Folder of the state database (worker processes reopen it)."""
+        return Path(self.db.execute("PRAGMA database_list").fetchone()[2]).parent
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -146,11 +151,8 @@ class CohortStore:
         except CohortwatchError as exc:
             raise EnrollmentInputError(str(exc)) from None
         if not roles.usable_for_matching():
-            raise EnrollmentInputError(
-                f"{path.name}: no BSN column and no name + birth-date columns found among "
-                f"{', '.join(reader.columns) or 'no columns'}; name them with "
-                "--map bsn=COLUMN --map surname=COLUMN --map dob=COLUMN ..."
-            )
+            error = no_usable_columns_error(path.name, reader.columns, roles)
+            raise EnrollmentInputError(str(error))
         now = datetime.now(UTC).isoformat(timespec="seconds")
         existing = list(self.db["cohorts"].rows_where("name = ?", [name]))
         cohort_id = self._cohort_row(name)["id"] if existing else None
@@ -189,7 +191,7 @@ class CohortStore:
             cohort=name,
             skipped_rows=reader.stats.skipped,
             members_total=total,
-            columns=roles.describe(),
+            columns=safe_roles(roles, reader.columns, overrides.values()),
             **counts,
         )
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -232,9 +232,44 @@ def match_header(header: str) -> tuple[str, float] | None:
     return role, scores[role]
 
 
+_DIGIT_RUN = re.compile(r"\d{4,}")
+
+
+def safe_label(name: str, position: int | None = None) -> str:
+    """A column name as it may be printed, or its position when the name may be data.
+
+    Headers of dumps are labels, but JSON object keys can be values (records keyed by BSN
+    or by name). A segment is printed only when it has no run of four digits and either
+    is one word or reads as a known header; otherwise the column is named by position.
+    """
+    ok = len(name) <= 60 and not _DIGIT_RUN.search(name)
+    if ok:
+        for segment in name.split("."):
+            if segment.strip() and len(segment.split()) > 1 and match_header(segment) is None:
+                ok = False
+                break
+    if ok:
+        return name
+    return f"column {position}" if position is not None else "column (name withheld)"
+
+
+def safe_roles(
+    roles: ColumnRoles, columns: Sequence[str], trusted: Iterable[str] = ()
+) -> dict[str, str]:
+    """``roles.describe()`` with column names passed through :func:`safe_label`, except
+    those the user typed (``--map``)."""
+    index = {c: i + 1 for i, c in enumerate(columns)}
+    known = set(trusted)
+    return {
+        r: c if c in known else safe_label(c, index.get(c)) for r, c in roles.describe().items()
+    }
+
+
 def describe_columns(columns: Sequence[str], limit: int = 30) -> str:
-    """Column names for a message: quoted, long ones cut, at most ``limit`` of them."""
-    shown = [repr(c if len(c) <= 40 else c[:37] + "...") for c in columns[:limit]]
+    """Column names for a message: quoted, long ones cut, at most ``limit`` of them;
+    names that may be data are replaced by their position (:func:`safe_label`)."""
+    labels = [safe_label(c, i + 1) for i, c in enumerate(columns[:limit])]
+    shown = [repr(c if len(c) <= 40 else c[:37] + "...") for c in labels]
     if len(columns) > limit:
         shown.append(f"and {len(columns) - limit} more")
     return ", ".join(shown) or "none"
@@ -244,7 +279,8 @@ def no_usable_columns_error(
     display_name: str, columns: Sequence[str], roles: ColumnRoles | None = None
 ) -> NoUsableColumnsError:
     """The error callers raise when ``roles.usable_for_matching()`` is false."""
-    found = ", ".join(f"{r}={c!r}" for r, c in (roles.describe() if roles else {}).items())
+    labels = safe_roles(roles, columns) if roles else {}
+    found = ", ".join(f"{r}={c!r}" for r, c in labels.items())
     return NoUsableColumnsError(
         f"{display_name}: no column holds BSNs, nor names with birth dates "
         f"(columns: {describe_columns(columns)}; recognised: {found or 'none'}); "

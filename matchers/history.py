@@ -12,10 +12,10 @@ from typing import Any
 
 import sqlite_utils
 
-__all__ = ["record_dataset", "seen_before"]
+__all__ = ["ensure_history", "record_dataset", "seen_before"]
 
 
-def _ensure(db: sqlite_utils.Database) -> None:
+def ensure_history(db: sqlite_utils.Database) -> None:
     if "datasets" not in db.table_names():
         db["datasets"].create(
             {
@@ -36,7 +36,6 @@ def _ensure(db: sqlite_utils.Database) -> None:
 
 def seen_before(db: sqlite_utils.Database, sha256: str) -> list[dict[str, Any]]:
     """Earlier scans of a dataset with the same content hash, oldest first."""
-    _ensure(db)
     return [
         {
             "id": r["id"],
@@ -62,7 +61,6 @@ def record_dataset(
     fingerprint: dict[str, Any],
 ) -> int:
     """Store one scan; returns its dataset id."""
-    _ensure(db)
     with db.conn:
         return int(
             db["datasets"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlite_utils
 
 from matchers.errors import StateError
+from matchers.history import ensure_history
 
 __all__ = ["DB_NAME", "open_db"]
 
@@ -65,6 +66,7 @@ def _ensure_schema(db: sqlite_utils.Database) -> None:
             not_null={"name", "key_check"},
         )
         db["cohorts"].create_index(["name"], unique=True)
+    ensure_history(db)
     for name in ("cohort_members", "cohort_blocks"):
         if name not in db.table_names():
             db[name].create(

@@ -7,6 +7,7 @@ exits 0 when no member was found and 1 when members were found.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -183,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except CohortwatchError as exc:
         click.echo(f"cohortwatch: error: {exc}", err=True)
+        return EXIT_ERROR
+    except sqlite3.OperationalError as exc:
+        # Busy or read-only database, disk full: the operator can act on these.
+        click.echo(f"cohortwatch: error: state database: {exc}; is another cohortwatch "
+                   "running, is the disk full or the state directory read-only?", err=True)
         return EXIT_ERROR
     except KeyboardInterrupt:
         click.echo("cohortwatch: interrupted", err=True)

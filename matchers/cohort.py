@@ -72,11 +72,6 @@ class CohortStore:
         self.encoder = encoder
         self._key_check = key_check(key)
 
-    @property
-    def state_dir(self) -> Path:
-        """Folder of the state database (worker processes reopen it)."""
-        return Path(self.db.execute("PRAGMA database_list").fetchone()[2]).parent
-
     # -- queries ----------------------------------------------------------------------------
 
     def list(self) -> list[CohortInfo]:

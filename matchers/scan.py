@@ -18,11 +18,9 @@ import numpy as np
 
 from matchers.cohort import CohortStore
 from matchers.columns import detect_columns, no_usable_columns_error, safe_roles
-from matchers.encode import EncodedRecords
 from matchers.engine import MatchCollector, Matcher, MatchSettings
 from matchers.errors import CohortwatchError, DatasetError
 from matchers.history import record_dataset, seen_before
-from matchers.parallel import BatchPool, WorkerSpec, workers_available
 from matchers.readers import open_table
 from matchers.readers.base import ReaderLimits
 from matchers.report import FileReport, MatchRow, Report
@@ -38,7 +36,6 @@ class ScanOptions:
     mapping: Mapping[str, str] = field(default_factory=dict)
     limits: ReaderLimits = field(default_factory=ReaderLimits)
     settings: MatchSettings = field(default_factory=MatchSettings)
-    workers: int = 2  # processes for name-heavy files; 1 keeps everything in-process
 
 
 def _files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
@@ -61,42 +58,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-_PARALLEL_MIN_BYTES = 8 << 20
-
-
-def _name_heavy(enc: EncodedRecords) -> bool:
-    """Most rows of the batch need name matching (the CPU-bound path)."""
-    return enc.n > 0 and int(enc.name_dob_usable().sum()) > enc.n // 2
-
-
-class _LazyPool:
-    """Worker processes, started only for the first file that needs them."""
-
-    def __init__(
-        self, store: CohortStore, cohort: str, opts: ScanOptions, collector: MatchCollector
-    ) -> None:
-        self._spec = WorkerSpec(
-            state_dir=str(store.state_dir),
-            key=store.key,
-            cohort=cohort,
-            bloom_bits=store.encoder.bloom.bits,
-            bloom_k=store.encoder.bloom.k,
-            settings=opts.settings,
-        )
-        self._workers = min(opts.workers, workers_available())
-        self._collector = collector
-        self._pool: BatchPool | None = None
-
-    def get(self) -> BatchPool | None:
-        if self._pool is None and self._workers > 1:
-            self._pool = BatchPool(self._spec, self._workers, self._collector)
-        return self._pool
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-
-
 def _scan_file(
     path: Path,
     shown: str,
@@ -105,15 +66,9 @@ def _scan_file(
     collector: MatchCollector,
     opts: ScanOptions,
     progress: Progress | None,
-    pools: _LazyPool,
 ) -> FileReport:
-    """Scan one file; a file that cannot be scanned comes back marked skipped.
-
-    The first batch is matched here; when it shows a large file that is mostly name
-    matching, the rest goes to worker processes (a second core).
-    """
+    """Scan one file; a file that cannot be scanned comes back marked skipped."""
     fr = FileReport(path=shown, sha256=_sha256(path), bytes=path.stat().st_size, format="unknown")
-    pool: BatchPool | None = None
     try:
         reader = open_table(path, display_name=shown, limits=opts.limits)
         fr.format = reader.format
@@ -122,17 +77,10 @@ def _scan_file(
         if not roles.usable_for_matching():
             raise no_usable_columns_error(shown, reader.columns, roles)
         for batch in reader.batches():
-            if pool is None:
-                enc = store.encoder.encode(batch.data, roles, only_bsn_invalid=True)
-                matcher.match(enc, shown, batch.first_record, collector)
-                if fr.bytes >= _PARALLEL_MIN_BYTES and _name_heavy(enc):
-                    pool = pools.get()
-            else:
-                pool.submit(batch.data, roles, shown, batch.first_record)
+            enc = store.encoder.encode(batch.data, roles, only_bsn_invalid=True)
+            matcher.match(enc, shown, batch.first_record, collector)
             if progress:
                 progress(shown, reader.stats.records)
-        if pool is not None:
-            pool.drain()
         fr.records = reader.stats.records
         fr.skipped_records = reader.stats.skipped
         fr.skip_reasons = dict(reader.stats.skip_reasons)
@@ -162,15 +110,11 @@ def check_dataset(
     collector = MatchCollector()
     reports: list[FileReport] = []
     first_error: CohortwatchError | None = None
-    pools = _LazyPool(store, cohort, opts, collector)
-    try:
-        for path, shown in _files(paths):
-            fr = _scan_file(path, shown, store, matcher, collector, opts, progress, pools)
-            reports.append(fr)
-            if fr.error is not None:
-                first_error = first_error or fr.error
-    finally:
-        pools.close()
+    for path, shown in _files(paths):
+        fr = _scan_file(path, shown, store, matcher, collector, opts, progress)
+        reports.append(fr)
+        if fr.error is not None:
+            first_error = first_error or fr.error
     if not reports:
         raise DatasetError("no files found in " + ", ".join(str(p) for p in paths))
     if first_error is not None and all(f.status == "skipped" for f in reports):

@@ -76,16 +76,8 @@ class MatchCollector:
         for m, s, r in zip(members.tolist(), scores.tolist(), records.tolist(), strict=True):
             self._keep(MemberMatch(m, method, round(s, 4), file, r))
 
-    def merge(self, matches: list[MemberMatch], records_matched: dict[str, int]) -> None:
-        """Fold in what another collector (a worker process) found."""
-        for method, n in records_matched.items():
-            self.records_matched[method] += n
-        for match in matches:
-            self._keep(match)
-
     def _keep(self, new: MemberMatch) -> None:
-        # Highest score, then most authoritative method, then the earliest location, so
-        # the result does not depend on the order batches finish in.
+        # Highest score, then the most authoritative method, then the earliest location.
         cur = self.best.get(new.member)
         if cur is None or (new.score, _RANK[new.method], cur.file, cur.record) > (
             cur.score, _RANK[cur.method], new.file, new.record

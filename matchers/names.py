@@ -44,6 +44,10 @@ Parsing (:func:`normalise_name`), in this order:
   "van" + "der Berg" → 'van der').
 
 No function here raises on any ``str`` input; unusable names give ``None``.
+
+Speed: a dump can hold half a million distinct names, so the common shapes (plain words,
+hyphens, voorletters, one comma) take fast paths that give what the general parser gives and
+hand everything else to it; see "fast paths" below.
 """
 
 from __future__ import annotations

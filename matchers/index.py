@@ -164,13 +164,20 @@ class CohortIndex:
         return self._names
 
     def lookup_bsn(self, keys: np.ndarray) -> np.ndarray:
-        """Member index per keyed BSN, -1 where not in the cohort (0 keys never match)."""
-        if self._bsn_sorted.size == 0:
-            return np.full(keys.shape, -1, dtype=np.int64)
-        pos = np.searchsorted(self._bsn_sorted, keys)
-        pos = np.minimum(pos, self._bsn_sorted.size - 1)
-        hit = (self._bsn_sorted[pos] == keys) & (keys != 0)
-        return np.where(hit, self._bsn_member[pos], -1)
+        """Member index per keyed BSN, -1 where not in the cohort (0 keys never match).
+
+        Keys are searched in sorted order: the walk through the cohort's array is then
+        ordered, which on a million members beats random probes by a wide margin.
+        """
+        out = np.full(keys.shape, -1, dtype=np.int64)
+        if self._bsn_sorted.size == 0 or keys.size == 0:
+            return out
+        order = np.argsort(keys)
+        sk = keys[order]
+        pos = np.minimum(np.searchsorted(self._bsn_sorted, sk), self._bsn_sorted.size - 1)
+        hit = (self._bsn_sorted[pos] == sk) & (sk != 0)
+        out[order[hit]] = self._bsn_member[pos[hit]]
+        return out
 
     def refs(self, members: np.ndarray) -> list[str]:
         """The holder's references of the given member indices."""

@@ -34,11 +34,7 @@ from pathlib import Path
 
 from rapidfuzz.distance import JaroWinkler
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from matchers.synthetic import (  # noqa: E402
+from matchers.synthetic import (
     Person,
     display_name,
     drop_diacritics,

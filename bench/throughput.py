@@ -28,11 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from matchers.synthetic import (  # noqa: E402
+from matchers.synthetic import (
     Person,
     display_name,
     format_date,
@@ -41,6 +37,7 @@ from matchers.synthetic import (  # noqa: E402
     write_people_csv,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 MEMBER_SHARE = 0.05  # leaked rows that are cohort members
 TYPO_SHARE = 0.005  # leaked rows carrying a member's BSN with a typo

@@ -105,7 +105,7 @@ def score_pairs(
     side: NameSide,
     members: np.ndarray,
     given_weight: float,
-    given_floor: float = 0.45,
+    given_floor: float = 0.55,
     initial_weight: float = 0.75,
     dates: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> PairScores:

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from matchers.engine import MatchSettings
 from matchers.errors import ConfigError
-from monitor.config import load_config
+from matchers.readers.base import ReaderLimits
+from monitor.config import BloomSettings, load_config
 
 
 def _write(tmp_path: Path, text: str) -> str:
@@ -57,3 +59,12 @@ def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
         load_config(_write(tmp_path, "[matching\n"))
     with pytest.raises(ConfigError, match="not found"):
         load_config(str(tmp_path / "nope.toml"))
+
+
+def test_shipped_example_config_loads_and_documents_the_defaults() -> None:
+    """config/cohortwatch.example.toml (also quoted in the README) stays true to the code."""
+    example = Path(__file__).resolve().parents[1] / "config" / "cohortwatch.example.toml"
+    cfg = load_config(str(example))
+    assert cfg.matching == MatchSettings()
+    assert cfg.limits == ReaderLimits()
+    assert cfg.bloom == BloomSettings()

@@ -382,15 +382,13 @@ class DelimitedReader(TableReader):
         count = 0
         block = max(_SAMPLE_BLOCK, 2 * self.limits.max_record_bytes)
         stream = self._stream(ReadStats(), block_size=block, threads=False)
-        try:
-            with contextlib.closing(stream):
-                for batch in stream:
-                    taken.append(batch.slice(0, rows - count))
-                    count += taken[-1].num_rows
-                    if count >= rows:
-                        break
-        except UnreadableDatasetError:
-            pass  # a sample is what could be read; batches() reports the breakage
+        # A sample is what could be read; batches() reports the breakage itself.
+        with contextlib.suppress(UnreadableDatasetError), contextlib.closing(stream):
+            for batch in stream:
+                taken.append(batch.slice(0, rows - count))
+                count += taken[-1].num_rows
+                if count >= rows:
+                    break
         schema = pa.schema([(name, pa.string()) for name in self.columns])
         if not taken:
             return pa.RecordBatch.from_pylist([], schema=schema)

@@ -13,6 +13,7 @@ reads, and a byte cp1252 leaves undefined becomes U+FFFD.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import re
@@ -86,12 +87,7 @@ def detect_encoding(head: bytes) -> Encoding:
         return Encoding("utf-8-sig", "utf-8", 3)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return Encoding("utf-16", "utf-16", 0)
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        decoder.decode(head, final=False)
-    except UnicodeDecodeError:
-        pass
-    else:
+    if _is_utf8_prefix(head):
         return Encoding("utf-8", "utf-8", 0)
     utf8_lines = 0
     for line in head.splitlines():
@@ -147,18 +143,26 @@ class Dialect:
     records: list[list[str]]
 
 
+def _is_utf8_prefix(head: bytes) -> bool:
+    """Valid UTF-8, allowing a character cut off at the end of the head."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _parse(text: str, delimiter: str) -> list[list[str]]:
     records: list[list[str]] = []
     lines = io.StringIO(text, newline="")  # any of \n, \r\n, \r ends a line
     reader = csv.reader(lines, delimiter=delimiter, quotechar='"', strict=False)
-    try:
+    # A field over the csv module's size limit ends the sniff: judge on what came before.
+    with contextlib.suppress(csv.Error):
         for record in reader:
             if record and any(cell.strip() for cell in record):
                 records.append(record)
             if len(records) >= _SNIFF_RECORDS:
                 break
-    except csv.Error:
-        pass  # a field over the csv module's size limit: judge on what came before it
     return records
 
 

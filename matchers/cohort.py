@@ -25,6 +25,7 @@ from matchers import bsn as bsnrules
 from matchers.columns import ColumnRoles, detect_columns, no_usable_columns_error, safe_roles
 from matchers.encode import BLOCK_KEYS, EncodedRecords, RecordEncoder
 from matchers.errors import (
+    CohortError,
     CohortwatchError,
     EnrollmentInputError,
     KeyFileError,
@@ -167,7 +168,7 @@ class CohortStore:
         schema = snapshot_schema(self.encoder.words)
         new = pa.Table.from_batches(parts, schema=schema)
         if cohort_id is not None:
-            old = self._load_table(cohort_id)
+            old = self._load_table(cohort_id, name)
             stays = pc.invert(pc.is_in(old.column("ref"), value_set=new.column("ref")))
             new = pa.concat_tables([old.filter(stays), new])
         total = new.num_rows
@@ -255,6 +256,7 @@ class CohortStore:
             pa.array(enc.initial[keep]),
             pa.array(enc.postcode[keep]),
             fixed(enc.gn, 8 * w),
+            fixed(enc.gx, 8 * w),
             fixed(enc.sn, 16 * w),
             fixed(enc.blocks, 8 * BLOCK_KEYS),
         ]
@@ -289,11 +291,18 @@ class CohortStore:
             batches.extend(pa.ipc.open_stream(data).read_all().to_batches())
         return batches
 
-    def _load_table(self, cohort_id: int) -> pa.Table:
-        return pa.Table.from_batches(
-            self._read_parts("cohort_members", cohort_id),
-            schema=snapshot_schema(self.encoder.words),
-        )
+    def _load_table(self, cohort_id: int, name: str) -> pa.Table:
+        schema = snapshot_schema(self.encoder.words)
+        batches = self._read_parts("cohort_members", cohort_id)
+        if batches and batches[0].schema != schema:
+            # Encodings change between versions; matching against old ones would silently
+            # miss people, so the operator is told to re-enroll.
+            raise CohortError(
+                f"cohort {name!r} was enrolled by an earlier version of cohortwatch whose "
+                f"encodings this version cannot use; run `cohortwatch cohort remove {name}` and "
+                "enroll its member file again"
+            )
+        return pa.Table.from_batches(batches, schema=schema)
 
     def _load_sorted_blocks(self, cohort_id: int) -> SortedBlocks | None:
         batches = self._read_parts("cohort_blocks", cohort_id)
@@ -312,7 +321,7 @@ class CohortStore:
         cohort_id = row["id"]
         return CohortIndex(
             name,
-            self._load_table(cohort_id),
+            self._load_table(cohort_id, name),
             self.encoder.words,
             lambda: self._load_sorted_blocks(cohort_id),
         )

@@ -469,7 +469,16 @@ def _content_bsn(columns: Sequence[str], values: dict[str, list[str]], roles: _A
     elif header is not None:
         return  # an empty BSN column: nothing to go on but its name
     fixed = set(roles.fixed.values())
-    candidates = [c for c in shares if shares[c] >= _CONTENT_SHARE and c not in fixed]
+    # A column whose header names another role keeps it: a birth date written dd-mm-yyyy
+    # is eight digits that pass the 11-proof one time in eleven — every time in a one-row
+    # file.
+    candidates = [
+        c
+        for c in shares
+        if shares[c] >= _CONTENT_SHARE
+        and c not in fixed
+        and roles.role_of.get(c) in (None, "bsn", "ref")
+    ]
     if candidates:
         roles.set("bsn", max(candidates, key=lambda c: shares[c]))
 

@@ -45,23 +45,26 @@ class EncodedRecords:
     dob_pairs: np.ndarray  # (n, 3) uint64 keyed (year, month), (year, day), (month, day)
     initial: np.ndarray  # uint64 keyed first initial
     gn: np.ndarray  # (n, W) uint64 first-given-name filter
+    gx: np.ndarray  # (n, W) uint64 the first given name encoded as a surname part
     sn: np.ndarray  # (n, 2, W) uint64 surname-part filters
     blocks: np.ndarray  # (n, BLOCK_KEYS) uint64 keyed blocking keys (see _blocks)
-    blocks_swap: np.ndarray  # (n, 3) uint64 the (date, ...) keys with day/month swapped
+    blocks_swap: np.ndarray  # (n, 4) uint64 query-only keys: swapped date, crossed fields
     postcode: np.ndarray  # uint64 keyed postcode
     has_name: np.ndarray  # bool: a surname is known
 
-    def popcounts(self) -> tuple[np.ndarray, np.ndarray]:
-        """Set bits of each row's given-name filter (n,) and surname filters (n, 2)."""
+    def popcounts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Set bits of each row's given-name filter (n,), surname filters (n, 2) and
+        given name as a surname (n,)."""
         cached = getattr(self, "_popcounts", None)
         if cached is None:
-            cached = (popcount(self.gn), popcount(self.sn))
+            cached = (popcount(self.gn), popcount(self.sn), popcount(self.gx))
             self._popcounts = cached
         return cached
 
     def name_dob_usable(self) -> np.ndarray:
-        """Rows that can be matched on names and birth date."""
-        return self.has_name & (self.dob != 0)
+        """Rows that can be matched without a BSN: some name, and a birth date or a
+        postcode to tie it to one person (which combination suffices is the engine's call)."""
+        return (self.has_name | (self.initial != 0)) & ((self.dob != 0) | (self.postcode != 0))
 
 
 def _col(batch: pa.RecordBatch, name: str | None) -> pa.Array | None:
@@ -98,9 +101,9 @@ class RecordEncoder:
     def _reset_names(self) -> None:
         self._fids: dict[tuple[str, str], int] = {("", ""): 0}
         self._fmat = np.zeros((1024, self.words), dtype=np.uint64)
-        self._given: dict[str, tuple[int, int]] = {}
+        self._given: dict[str, tuple[int, int, int, int]] = {}
         self._surname: dict[str, tuple[int, int, int, int, int]] = {}
-        self._full: dict[str, tuple[int, int, int, int, int, int, int]] = {}
+        self._full: dict[str, tuple[int, ...]] = {}
         self._sounds: dict[str, int] = {}
 
     def _trim_caches(self) -> None:
@@ -150,13 +153,23 @@ class RecordEncoder:
             int(bool(cores)),
         )
 
-    def _given_code(self, given: str, initials: str) -> tuple[int, int]:
+    def _given_ids(self, g: str, ini: str) -> tuple[int, int, int, int]:
+        # The given name is also kept as a surname-style filter and sound code: keyed
+        # positions differ per field, and a record with the two fields written in each
+        # other's place can only be blocked and compared surname-to-surname.
+        return (
+            self._filter_id("g", g),
+            ord(ini[0]) if ini else 0,
+            self._filter_id("s", g),
+            self._sound(g),
+        )
+
+    def _given_code(self, given: str, initials: str) -> tuple[int, int, int, int]:
         key = given + "\x1f" + initials
         hit = self._given.get(key)
         if hit is None:
             pn = normalise_name(given=given or None, initials=initials or None, surname="x")
-            g, ini = (pn.given, pn.initials) if pn else ("", "")
-            hit = (self._filter_id("g", g), ord(ini[0]) if ini else 0)
+            hit = self._given_ids(*((pn.given, pn.initials) if pn else ("", "")))
             self._given[key] = hit
         return hit
 
@@ -169,18 +182,14 @@ class RecordEncoder:
             self._surname[key] = hit
         return hit
 
-    def _full_code(self, full: str) -> tuple[int, int, int, int, int, int, int]:
+    def _full_code(self, full: str) -> tuple[int, ...]:
         hit = self._full.get(full)
         if hit is None:
             pn = normalise_name(full=full) if full else None
             if pn is None:
-                hit = (0, 0, *self._surname_code(()))
+                hit = (0, 0, 0, 0, *self._surname_code(()))
             else:
-                hit = (
-                    self._filter_id("g", pn.given),
-                    ord(pn.initials[0]) if pn.initials else 0,
-                    *self._surname_code(pn.surnames),
-                )
+                hit = (*self._given_ids(pn.given, pn.initials), *self._surname_code(pn.surnames))
             self._full[full] = hit
         return hit
 
@@ -209,10 +218,11 @@ class RecordEncoder:
 
     def _encode_names(
         self, batch: pa.RecordBatch, roles: ColumnRoles, n: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Given-name filters, surname-part filters, initials, sound codes, has-surname."""
+    ) -> tuple[np.ndarray, ...]:
+        """Given-name filters, surname-part filters, initials, sound codes, has-surname,
+        given names as surname filters."""
         self._trim_caches()
-        gcode = np.zeros((n, 2), dtype=np.int64)  # given filter id, initial
+        gcode = np.zeros((n, 4), dtype=np.int64)  # given id, initial, as-surname id, sound
         scode = np.zeros((n, 5), dtype=np.int64)  # s1 id, s2 id, sound1, sound2, has
         full = _col(batch, roles.full_name)
         surname = _col(batch, roles.surname)
@@ -235,7 +245,7 @@ class RecordEncoder:
                     else:
                         g, ini = (v, "") if g_in is not None else ("", v)
                     codes.append(self._given_code(g, ini))
-                gcode = np.asarray(codes, dtype=np.int64).reshape(-1, 2)[gidx]
+                gcode = np.asarray(codes, dtype=np.int64).reshape(-1, 4)[gidx]
             skey = (
                 pc.binary_join_element_wise(
                     pc.fill_null(prefix_col, ""), pc.fill_null(surname, ""), "\x1f"
@@ -251,13 +261,14 @@ class RecordEncoder:
             scode = np.asarray(codes, dtype=np.int64).reshape(-1, 5)[sidx]
         elif full is not None:
             fidx, fvals = _distinct(full)
-            codes7 = np.asarray([self._full_code(v) for v in fvals], dtype=np.int64)
-            codes7 = codes7.reshape(-1, 7)[fidx]
-            gcode, scode = codes7[:, :2], codes7[:, 2:]
+            codes9 = np.asarray([self._full_code(v) for v in fvals], dtype=np.int64)
+            codes9 = codes9.reshape(-1, 9)[fidx]
+            gcode, scode = codes9[:, :4], codes9[:, 4:]
         fmat = self._fmat
         gn = fmat[gcode[:, 0]]
+        gx = fmat[gcode[:, 2]]
         sn = np.stack([fmat[scode[:, 0]], fmat[scode[:, 1]]], axis=1)
-        return gn, sn, gcode[:, 1], scode[:, 2:4], scode[:, 4].astype(bool)
+        return gn, sn, gcode[:, 1], scode[:, 2:4], scode[:, 4].astype(bool), gx, gcode[:, 3]
 
     def _encode_postcode(
         self, arr: pa.Array | None, n: int
@@ -280,7 +291,12 @@ class RecordEncoder:
         )
 
     def _blocks(
-        self, ymd: np.ndarray, swappable: np.ndarray, sounds: np.ndarray, initial: np.ndarray
+        self,
+        ymd: np.ndarray,
+        swappable: np.ndarray,
+        sounds: np.ndarray,
+        initial: np.ndarray,
+        given_sound: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Blocking keys: who is worth comparing with whom.
 
@@ -288,7 +304,9 @@ class RecordEncoder:
         in names; (surname sound, initial, two of three date parts) find a typo in the
         date; the postcode alone (a few members each) finds name fields written in each
         other's place. Each block holds a handful of members even in a cohort of millions. The
-        day/month-swapped date gets its own (date, …) keys for the leaked side.
+        leaked side also looks up the day/month-swapped date's (date, …) keys, and (birth
+        date, sound of the given name) for given name and surname written in each other's
+        place (``blocks_swap``: query-only keys, never stored for members).
         """
         n = ymd.shape[0]
         y, m, d = ymd[:, 0], ymd[:, 1], ymd[:, 2]
@@ -297,7 +315,7 @@ class RecordEncoder:
         swapped = y * 10000 + d * 100 + m
         enc = self.prf.encode_masked
         blocks = np.zeros((n, BLOCK_KEYS), dtype=np.uint64)
-        blocks_swap = np.zeros((n, 3), dtype=np.uint64)
+        blocks_swap = np.zeros((n, 4), dtype=np.uint64)
         for part in range(2):
             snd = sounds[:, part]
             ok = has_date & (snd != 0)
@@ -310,6 +328,8 @@ class RecordEncoder:
         ok = has_date & has_init
         blocks[:, 2] = enc(Domain.BLOCK_DOB_INITIAL, ok, initial, date)
         blocks_swap[:, 2] = enc(Domain.BLOCK_DOB_INITIAL, ok & swappable, initial, swapped)
+        blocks_swap[:, 3] = enc(Domain.BLOCK_DOB_SOUND, has_date & (given_sound != 0), given_sound,
+                                date)
         return blocks, blocks_swap
 
     # -- public -----------------------------------------------------------------------------
@@ -362,9 +382,11 @@ class RecordEncoder:
             ],
             axis=1,
         )
-        gn, sn, initial_code, sounds, has_name = self._encode_names(batch, roles, n)
+        gn, sn, initial_code, sounds, has_name, gx, given_sound = self._encode_names(
+            batch, roles, n
+        )
         initial = self.prf.encode_masked(Domain.INITIAL, initial_code > 0, initial_code)
-        blocks, blocks_swap = self._blocks(ymd, swappable, sounds, initial_code)
+        blocks, blocks_swap = self._blocks(ymd, swappable, sounds, initial_code, given_sound)
         postcode, blocks[:, 9] = self._encode_postcode(_col(batch, roles.postcode), n)
         return {
             "dob": dob,
@@ -372,6 +394,7 @@ class RecordEncoder:
             "dob_pairs": pairs,
             "initial": initial,
             "gn": gn,
+            "gx": gx,
             "sn": sn,
             "blocks": blocks,
             "blocks_swap": blocks_swap,

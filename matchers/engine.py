@@ -40,13 +40,16 @@ DOB_NONE, DOB_PARTIAL, DOB_SWAPPED, DOB_EXACT = 0, 1, 2, 3
 class MatchSettings:
     """Thresholds; the defaults come from bench/accuracy.py (see docs/architecture.md)."""
 
-    name_dob_threshold: float = 0.85
+    name_dob_threshold: float = 0.75
     given_weight: float = 0.40
     given_floor: float = 0.55
     initial_weight: float = 0.75
     swapped_dob_factor: float = 0.95
     partial_dob_factor: float = 0.90
     partial_dob_min_name: float = 0.85
+    dob_postcode_min_name: float = 0.0
+    postcode_min_name: float = 0.80
+    accept_conflicting_dob: bool = True
     postcode_bonus: float = 0.30
     correction_min_name: float = 0.50
     max_block: int = 5000
@@ -89,6 +92,7 @@ class MatchCollector:
 class PairScores:
     name: np.ndarray  # name similarity in [0, 1]
     has_name: np.ndarray  # both sides carry a surname
+    both_given: np.ndarray  # both sides carry a given name (not only an initial)
     dob: np.ndarray  # DOB_* agreement kind
     has_dob: np.ndarray  # both sides carry a birth date
     postcode: np.ndarray  # both carry a postcode and they agree
@@ -115,8 +119,8 @@ def score_pairs(
     a side has a double surname, the crossed-fields comparison only for pairs whose name
     score is not already high.
     """
-    plg_all, pls_all = enc.popcounts()
-    pmg_all, pms_all = side.popcounts()
+    plg_all, pls_all, plx_all = enc.popcounts()
+    pmg_all, pms_all, pmx_all = side.popcounts()
     lg, mg = enc.gn[rows], side.gn[members]
     plg, pmg = plg_all[rows], pmg_all[members]
     both_g = (plg > 0) & (pmg > 0)
@@ -140,21 +144,29 @@ def score_pairs(
         full = 2.0 * inter.sum(axis=(1, 2)) / np.maximum(pld.sum(1) + pmd.sum(1), 1)
         s[double] = np.minimum(np.maximum(part.max(axis=1), full), 1.0)
     has_name = (pl[:, 0] > 0) & (pm[:, 0] > 0)
-    name = given_weight * g + (1.0 - given_weight) * s
+    # A side without any given name (not even an initial) is compared on the surname alone,
+    # as a human would: nothing speaks for or against the given name.
+    no_given = ~both_g & ((li == 0) | (mi == 0))
+    name = np.where(no_given, s, given_weight * g + (1.0 - given_weight) * s)
     # Two known, clearly different given names (twins, siblings, namesakes) rule a match
-    # out, however well surname and birth date agree.
-    name = np.where(both_g & (g < given_floor), 0.0, name)
-    # Given name and surname written in each other's field.
+    # out, however well surname and birth date agree. Letters shared by unrelated names
+    # ('robin', 'finn') lift the letter-augmented filters, so "different" is judged on the
+    # mean of that and the bigrams-only Dice of the surname-style encodings.
+    gb = _dice(enc.gx[rows], side.gx[members], plx_all[rows], pmx_all[members])
+    name = np.where(both_g & ((g + gb) / 2 < given_floor), 0.0, name)
+    # Given name and surname written in each other's field: compared through the
+    # surname-style encodings of the given names, as keyed positions differ per field.
     cross = np.flatnonzero(both_g & has_name & (name < 0.9))
     if cross.size:
-        gs = _dice(lg[cross], ms1[cross], plg[cross], pm[cross, 0])
-        sg = _dice(ls1[cross], mg[cross], pl[cross, 0], pmg[cross])
+        rc, mc = rows[cross], members[cross]
+        gs = _dice(enc.gx[rc], ms1[cross], plx_all[rc], pm[cross, 0])
+        sg = _dice(ls1[cross], side.gx[mc], pl[cross, 0], pmx_all[mc])
         crossed = np.where(sg >= given_floor, given_weight * sg + (1.0 - given_weight) * gs, 0.0)
         name[cross] = np.maximum(name[cross], crossed * 0.95)
     name = np.where(has_name, name, 0.0)
 
     kind, has_dob, postcode = dates or date_postcode(enc, rows, side, members)
-    return PairScores(name, has_name, kind, has_dob, postcode)
+    return PairScores(name, has_name, both_g, kind, has_dob, postcode)
 
 
 def date_postcode(
@@ -170,6 +182,55 @@ def date_postcode(
     kind[has_dob & (ld == md)] = DOB_EXACT
     lp, mp = enc.postcode[rows], side.postcode[members]
     return kind, has_dob, (lp != 0) & (lp == mp)
+
+
+def decide(ps: PairScores, st: MatchSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Reported score and accept flag per pair: how much name agreement a pair needs
+    depends on what its birth date and postcode already say.
+
+    ==========================  ==========  ===========================================
+    birth date                  postcode    accepted when
+    ==========================  ==========  ===========================================
+    exact or day/month swapped  agrees      name >= ``dob_postcode_min_name``
+    exact or day/month swapped  otherwise   score >= ``name_dob_threshold``
+    two of three parts          agrees      name >= ``partial_dob_min_name`` and score
+                                            >= ``name_dob_threshold``
+    missing, or differs         agrees      given name and surname both compared, name
+                                            >= ``postcode_min_name`` (a differing date
+                                            only with ``accept_conflicting_dob``)
+    anything else                           never
+    ==========================  ==========  ===========================================
+
+    Birth date plus postcode nearly identify a person on their own; a birth date alone
+    does not, and a name alone never does. Twins at one address (first row) and a parent
+    and child of the same name at one address (fourth row) are the price of the recall
+    this buys on real-world damage (see docs/architecture.md); ``dob_postcode_min_name``
+    and ``accept_conflicting_dob`` take it back. The score is the name similarity times a
+    birth-date factor plus a postcode bonus, capped at 1: a low score on an accepted pair
+    tells the investigator the names disagree.
+    """
+    dated = ps.dob >= DOB_SWAPPED
+    factor = np.select(
+        [ps.dob == DOB_EXACT, ps.dob == DOB_SWAPPED],
+        [1.0, st.swapped_dob_factor],
+        st.partial_dob_factor,
+    )
+    score = np.minimum(ps.name * factor + st.postcode_bonus * ps.postcode, 1.0)
+    pc = ps.postcode
+    accept = np.where(
+        dated,
+        np.where(pc, ps.name >= st.dob_postcode_min_name, score >= st.name_dob_threshold),
+        pc
+        & np.where(
+            ps.dob == DOB_PARTIAL,
+            (ps.name >= st.partial_dob_min_name) & (score >= st.name_dob_threshold),
+            ps.both_given
+            & ps.has_name
+            & (ps.name >= st.postcode_min_name)
+            & (st.accept_conflicting_dob | ~ps.has_dob),
+        ),
+    )
+    return score, accept
 
 
 def _best_per_row(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -274,7 +335,7 @@ class Matcher:
             # names (gathering filters is the expensive part); member order keeps the
             # gathers from a cohort of millions cache-friendly.
             kind, has_dob, pc_ok = date_postcode(enc, pair_rows, side, members)
-            hopeful = (kind >= DOB_SWAPPED) | ((kind == DOB_PARTIAL) & pc_ok)
+            hopeful = (kind >= DOB_SWAPPED) | pc_ok
             order = np.flatnonzero(hopeful)
             order = order[np.argsort(members[order], kind="stable")]
             pair_rows, members = pair_rows[order], members[order]
@@ -286,17 +347,7 @@ class Matcher:
                     enc, pr, side, pm, st.given_weight, st.given_floor,
                     st.initial_weight, (kind[cut], has_dob[cut], pc_ok[cut]),
                 )
-                factor = np.select(
-                    [ps.dob == DOB_EXACT, ps.dob == DOB_SWAPPED, ps.dob == DOB_PARTIAL],
-                    [1.0, st.swapped_dob_factor, st.partial_dob_factor],
-                    0.0,
-                )
-                ok_partial = (ps.dob != DOB_PARTIAL) | (
-                    ps.postcode & (ps.name >= st.partial_dob_min_name)
-                )
-                score = np.minimum(ps.name * factor + st.postcode_bonus * ps.postcode, 1.0)
-                score = np.where(ok_partial, score, 0.0)
-                accept = score >= st.name_dob_threshold
+                score, accept = decide(ps, st)
                 if accept.any():
                     found_rows.append(pr[accept])
                     found_members.append(pm[accept])

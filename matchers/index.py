@@ -31,6 +31,7 @@ def snapshot_schema(words: int) -> pa.Schema:
             ("initial", pa.uint64()),
             ("postcode", pa.uint64()),
             ("gn", pa.binary(8 * words)),
+            ("gx", pa.binary(8 * words)),
             ("sn", pa.binary(16 * words)),
             ("blocks", pa.binary(8 * BLOCK_KEYS)),
         ]
@@ -82,15 +83,17 @@ class NameSide:
         self.initial = num("initial")
         self.postcode = num("postcode")
         self.gn = _fixed(table.column("gn"), 8 * words)
+        self.gx = _fixed(table.column("gx"), 8 * words)
         self.sn = _fixed(table.column("sn"), 16 * words).reshape(-1, 2, words)
         self._blocks_column = table.column("blocks")
         self._block_index_cache: tuple[np.ndarray, ...] | None = None
-        self._popcounts: tuple[np.ndarray, np.ndarray] | None = None
+        self._popcounts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
-    def popcounts(self) -> tuple[np.ndarray, np.ndarray]:
-        """Set bits of every member's given-name filter (n,) and surname filters (n, 2)."""
+    def popcounts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Set bits of every member's given-name filter (n,), surname filters (n, 2) and
+        given name as a surname (n,)."""
         if self._popcounts is None:
-            self._popcounts = (popcount(self.gn), popcount(self.sn))
+            self._popcounts = (popcount(self.gn), popcount(self.sn), popcount(self.gx))
         return self._popcounts
 
     def _block_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

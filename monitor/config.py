@@ -47,7 +47,12 @@ def _section(cls: type, data: Any, where: str, source: str) -> Any:
             known = ", ".join(sorted(fields))
             raise ConfigError(f"{source}: at '{where}.{key}': unknown key (known: {known})")
         default = getattr(cls(), key)
-        if isinstance(default, bool) or not isinstance(value, int | float):
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{source}: at '{where}.{key}': expected true or false")
+            values[key] = value
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{source}: at '{where}.{key}': expected a number")
         if isinstance(default, int) and not isinstance(value, int):
             raise ConfigError(f"{source}: at '{where}.{key}': expected a whole number")
@@ -88,7 +93,11 @@ def load_config(option: str | None) -> Config:
             raise ConfigError(f"{path}: at '{key}': unknown key (known: {known})")
     cfg = Config(**kwargs)
     m = cfg.matching
-    for name_ in ("name_dob_threshold", "given_weight", "correction_min_name"):
+    for name_ in (
+        "name_dob_threshold", "given_weight", "given_floor", "initial_weight",
+        "partial_dob_min_name", "dob_postcode_min_name", "postcode_min_name",
+        "correction_min_name",
+    ):
         if not 0 <= getattr(m, name_) <= 1:
             raise ConfigError(f"{path}: at 'matching.{name_}': must be between 0 and 1")
     if cfg.bloom.bits % 64 or not 1 <= cfg.bloom.k <= 16:

@@ -457,15 +457,18 @@ def _build_leak(cohort: list[Person], outsiders: list[Person]) -> Leak:
     leak.add(typo_bsn(p.bsn, rng), display_name(p), _other_year(p.dob, 7).isoformat(), "")
     leak.absent.add(p.ref)
     p = pick()
-    leak.add(typo_bsn(p.bsn, rng), display_name(p), _other_date(p.dob).isoformat(), p.postcode)
+    leak.add(typo_bsn(p.bsn, rng), display_name(p), _other_date(p.dob).isoformat(), "")
     leak.absent.add(p.ref)
-    # ... and namesakes born on another day
+    # ... and namesakes born on another day, elsewhere
     p = pick()
     leak.add("", display_name(p), _other_year(p.dob, 3).isoformat(), "")
     leak.absent.add(p.ref)
     p = pick()
-    leak.add("", display_name(p), _other_date(p.dob).isoformat(), p.postcode)
+    leak.add("", display_name(p), _other_date(p.dob).isoformat(), outsiders[-1].postcode)
     leak.absent.add(p.ref)
+    # no birth date at all: the full name and the postcode carry it
+    p = pick()
+    member(p, "name_dob", "", display_name(p, "full"), "")
     for o in outsiders[50:80]:
         leak.add(o.bsn, display_name(o), format_date(o.dob, rng, "dmy_dash"), o.postcode)
     return leak

@@ -171,6 +171,15 @@ def test_bsn_found_by_content_under_any_header() -> None:
     assert roles.bsn == "Patient nr"
 
 
+def test_named_birth_date_that_passes_the_11_proof_stays_a_birth_date() -> None:
+    # Regression: '12-03-1975' is 012031975 to the 11-proof, which it passes; in a one-row
+    # file that was a 100% share and the birth-date column became the BSN column.
+    assert stdnum_bsn.is_valid("012031975")
+    sample = _batch({"achternaam": ["Vries"], "geboortedatum": ["12-03-1975"]})
+    roles = detect_columns(sample.schema.names, sample)
+    assert (roles.bsn, roles.dob) == (None, "geboortedatum")
+
+
 def test_bsn_content_allows_separators_and_a_lost_leading_zero() -> None:
     values = _bsns(300)
     written = [

@@ -24,9 +24,13 @@ def test_defaults_without_file(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_values_are_read(tmp_path: Path) -> None:
-    cfg = load_config(_write(tmp_path, "[matching]\nname_dob_threshold = 0.9\nmax_block = 10\n"))
+    cfg = load_config(_write(
+        tmp_path,
+        "[matching]\nname_dob_threshold = 0.9\nmax_block = 10\naccept_conflicting_dob = false\n",
+    ))
     assert cfg.matching.name_dob_threshold == 0.9
     assert cfg.matching.max_block == 10
+    assert cfg.matching.accept_conflicting_dob is False
 
 
 def test_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,6 +46,9 @@ def test_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ("[matching]\nname_dob_threshold = 'high'\n", "matching.name_dob_threshold"),
         ("[matching]\nmax_block = 1.5\n", "matching.max_block"),
         ("[matching]\nname_dob_threshold = 1.5\n", "matching.name_dob_threshold"),
+        ("[matching]\npostcode_min_name = 2\n", "matching.postcode_min_name"),
+        ("[matching]\naccept_conflicting_dob = 1\n", "matching.accept_conflicting_dob"),
+        ("[matching]\nmax_block = true\n", "matching.max_block"),
         ("key_file = 3\n", "key_file"),
         ("[bloom]\nbits = 100\n", "bloom"),
     ],

@@ -23,10 +23,11 @@ from matchers.keyed import Domain, KeyedPRF, derive_subkey
 from matchers.names import normalise_name
 from matchers.phonetic import sound_code
 
-__all__ = ["BLOCK_KEYS", "EncodedRecords", "RecordEncoder"]
+__all__ = ["BLOCK_KEYS", "PARTIAL_DATE_BLOCKS", "EncodedRecords", "RecordEncoder"]
 
 _CACHE_LIMIT = 400_000
 BLOCK_KEYS = 10
+PARTIAL_DATE_BLOCKS = slice(3, 9)  # the (sound, initial, two of three date parts) keys
 
 
 @dataclass

@@ -25,7 +25,7 @@ import numpy as np
 
 from matchers import bsn as bsnrules
 from matchers.bloom import popcount
-from matchers.encode import EncodedRecords
+from matchers.encode import PARTIAL_DATE_BLOCKS, EncodedRecords
 from matchers.index import CohortIndex, NameSide
 from matchers.keyed import Domain, KeyedPRF
 
@@ -172,16 +172,23 @@ def score_pairs(
 def date_postcode(
     enc: EncodedRecords, rows: np.ndarray, side: NameSide, members: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Birth-date agreement kind, both-have-a-date, and keyed postcode agreement."""
+    """Birth-date agreement kind, both-have-a-date, and keyed postcode agreement.
+
+    Two of three date parts only count with an agreeing postcode (see :func:`decide`), so
+    they are only compared there: DOB_PARTIAL is never reported without the postcode.
+    """
     ld, md = enc.dob[rows], side.dob[members]
     has_dob = (ld != 0) & (md != 0)
     kind = np.full(rows.shape, DOB_NONE, dtype=np.int8)
-    partial = (enc.dob_pairs[rows] == side.dob_pairs[members]).any(axis=1) & has_dob
-    kind[partial] = DOB_PARTIAL
+    lp, mp = enc.postcode[rows], side.postcode[members]
+    postcode = (lp != 0) & (lp == mp)
+    near = np.flatnonzero(postcode & has_dob)
+    if near.size:
+        partial = (enc.dob_pairs[rows[near]] == side.dob_pairs[members[near]]).any(axis=1)
+        kind[near[partial]] = DOB_PARTIAL
     kind[has_dob & (enc.dob_swap[rows] == md)] = DOB_SWAPPED
     kind[has_dob & (ld == md)] = DOB_EXACT
-    lp, mp = enc.postcode[rows], side.postcode[members]
-    return kind, has_dob, (lp != 0) & (lp == mp)
+    return kind, has_dob, postcode
 
 
 def decide(ps: PairScores, st: MatchSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -231,6 +238,40 @@ def decide(ps: PairScores, st: MatchSettings) -> tuple[np.ndarray, np.ndarray]:
         ),
     )
     return score, accept
+
+
+def name_needed(kind: np.ndarray, postcode: np.ndarray, st: MatchSettings) -> np.ndarray:
+    """The least name similarity with which :func:`decide` could accept each pair."""
+    dated = kind >= DOB_SWAPPED
+    factor = np.where(kind == DOB_EXACT, 1.0, st.swapped_dob_factor)
+    partial = max(st.partial_dob_min_name,
+                  (st.name_dob_threshold - st.postcode_bonus) / max(st.partial_dob_factor, 1e-9))
+    return np.where(
+        dated,
+        np.where(postcode, st.dob_postcode_min_name,
+                 st.name_dob_threshold / np.maximum(factor, 1e-9)),
+        np.where(kind == DOB_PARTIAL, partial, st.postcode_min_name),
+    )
+
+
+def name_upper_bound(
+    enc: EncodedRecords, rows: np.ndarray, side: NameSide, members: np.ndarray,
+    given_weight: float,
+) -> np.ndarray:
+    """An upper bound of :func:`score_pairs`' name similarity from two surname-style
+    comparisons: the given name can add at most ``given_weight``, straight or crossed.
+    Pairs where a side has a double surname are not bounded (their parts are matched
+    crosswise)."""
+    _, pls_all, plx_all = enc.popcounts()
+    _, pms_all, _ = side.popcounts()
+    pl, pm = pls_all[rows], pms_all[members]
+    ms1 = side.sn[members, 0]
+    s = _dice(enc.sn[rows, 0], ms1, pl[:, 0], pm[:, 0])
+    s[(pl[:, 1] > 0) | (pm[:, 1] > 0)] = 1.0
+    gs = _dice(enc.gx[rows], ms1, plx_all[rows], pm[:, 0])
+    straight = given_weight + (1.0 - given_weight) * s
+    crossed = 0.95 * (given_weight + (1.0 - given_weight) * gs)
+    return np.maximum(straight, crossed)
 
 
 def _best_per_row(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -322,6 +363,10 @@ class Matcher:
         st = self.settings
         side = self.index.names
         queries = np.concatenate([enc.blocks[rows], enc.blocks_swap[rows]], axis=1)
+        # Two date parts are only ever accepted with an agreeing postcode (see decide), and
+        # any exact-date pair those blocks find shares a (date, sound) block too: rows
+        # without a postcode need not look them up.
+        queries[enc.postcode[rows] == 0, PARTIAL_DATE_BLOCKS] = 0
         found_rows, found_members, found_scores = [], [], []
         # Chunk rows so that the pairs of one chunk stay within the memory budget.
         step = max(1, st.pair_chunk // 50)
@@ -340,6 +385,14 @@ class Matcher:
             order = order[np.argsort(members[order], kind="stable")]
             pair_rows, members = pair_rows[order], members[order]
             kind, has_dob, pc_ok = kind[order], has_dob[order], pc_ok[order]
+            # Most candidates are strangers sharing a birth date and an initial; an upper
+            # bound from the surnames alone rules them out before the full comparison.
+            keep = np.flatnonzero(
+                name_upper_bound(enc, pair_rows, side, members, st.given_weight)
+                >= name_needed(kind, pc_ok, st) - 1e-9
+            )
+            pair_rows, members = pair_rows[keep], members[keep]
+            kind, has_dob, pc_ok = kind[keep], has_dob[keep], pc_ok[keep]
             for a in range(0, members.size, st.pair_chunk):
                 cut = slice(a, a + st.pair_chunk)
                 pr, pm = pair_rows[cut], members[cut]

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,11 +77,21 @@ def _scan_file(
         fr.columns = safe_roles(roles, reader.columns, opts.mapping.values())
         if not roles.usable_for_matching():
             raise no_usable_columns_error(shown, reader.columns, roles)
-        for batch in reader.batches():
-            enc = store.encoder.encode(batch.data, roles, only_bsn_invalid=True)
-            matcher.match(enc, shown, batch.first_record, collector)
-            if progress:
-                progress(shown, reader.stats.records)
+        # Two stages on two threads: encoding the next batch (mostly Python: names are
+        # normalised per distinct value, holding the GIL) overlaps with matching this one
+        # (numpy gathers, sorts and popcounts, which release it). Batches are matched one
+        # at a time and in order, so results do not depend on timing.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match") as pool:
+            pending: Future[None] | None = None
+            for batch in reader.batches():
+                enc = store.encoder.encode(batch.data, roles, only_bsn_invalid=True)
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(matcher.match, enc, shown, batch.first_record, collector)
+                if progress:
+                    progress(shown, reader.stats.records)
+            if pending is not None:
+                pending.result()
         fr.records = reader.stats.records
         fr.skipped_records = reader.stats.skipped
         fr.skip_reasons = dict(reader.stats.skip_reasons)

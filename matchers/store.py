@@ -33,7 +33,9 @@ def open_db(state_dir: Path) -> sqlite_utils.Database:
         )
     path = state_dir / DB_NAME
     try:
-        conn = sqlite3.connect(path, timeout=30)
+        # The scan's matching thread reads a cohort's blocking keys lazily; SQLite's default
+        # serialized mode makes sharing the connection safe.
+        conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
         db = sqlite_utils.Database(conn)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")

@@ -77,3 +77,21 @@ class UnreadableDatasetError(DatasetError):
 
 class NoUsableColumnsError(DatasetError):
     """No column holds BSNs, or names together with birth dates."""
+
+
+class ArchiveError(DatasetError):
+    """An archive walk cannot go on at all: the private temporary space cannot be made or
+    has run out. What a hostile or damaged archive does is never this: its members are
+    reported as skipped, with a reason, and the walk goes on."""
+
+
+__all__ += ["ArchiveError"]
+
+
+class DocumentError(DatasetError):
+    """A document (PDF, DOCX, HTML, e-mail, plain text) cannot be read for people at all:
+    not a document we read, broken, encrypted without a password, or without a text layer.
+    Messages name the file and a fixed reason, never text from the document."""
+
+
+__all__ += ["DocumentError"]

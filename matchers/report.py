@@ -30,6 +30,8 @@ class FileReport:
     status: str = "scanned"  # scanned | skipped
     reason: str | None = None
     error: Exception | None = field(default=None, repr=False)  # why skipped, not reported
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # SQL dumps: per table
+    partial: bool = False  # an archive member cut short by damage to its archive
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -46,6 +48,10 @@ class FileReport:
             out["skip_reasons"] = self.skip_reasons
         if self.reason:
             out["reason"] = self.reason
+        if self.tables:
+            out["tables"] = self.tables
+        if self.partial:
+            out["partial"] = True
         return out
 
 

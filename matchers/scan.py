@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from matchers.archives import ArchiveLimits, SkipReason, walk
 from matchers.cohort import CohortStore
-from matchers.columns import detect_columns, no_usable_columns_error, safe_roles
+from matchers.columns import ColumnRoles, detect_columns, no_usable_columns_error, safe_roles
 from matchers.engine import MatchCollector, Matcher, MatchSettings
-from matchers.errors import CohortwatchError, DatasetError
+from matchers.errors import CohortwatchError, DatasetError, NoUsableColumnsError
 from matchers.history import record_dataset, seen_before
 from matchers.readers import open_table
-from matchers.readers.base import ReaderLimits
+from matchers.readers.base import ReaderLimits, TableBatch
 from matchers.report import FileReport, MatchRow, Report
 
 __all__ = ["ScanOptions", "check_dataset"]
@@ -37,6 +38,8 @@ class ScanOptions:
     mapping: Mapping[str, str] = field(default_factory=dict)
     limits: ReaderLimits = field(default_factory=ReaderLimits)
     settings: MatchSettings = field(default_factory=MatchSettings)
+    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    password: str | None = field(default=None, repr=False)  # for encrypted archives
 
 
 def _files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
@@ -73,10 +76,14 @@ def _scan_file(
     try:
         reader = open_table(path, display_name=shown, limits=opts.limits)
         fr.format = reader.format
-        roles = detect_columns(reader.columns, reader.sample(), overrides=opts.mapping)
-        fr.columns = safe_roles(roles, reader.columns, opts.mapping.values())
-        if not roles.usable_for_matching():
-            raise no_usable_columns_error(shown, reader.columns, roles)
+        multi = getattr(reader, "multi_table", False)
+        roles_of: dict[str | None, ColumnRoles | None] = {}
+        if not multi:
+            roles = detect_columns(reader.columns, reader.sample(), overrides=opts.mapping)
+            fr.columns = safe_roles(roles, reader.columns, opts.mapping.values())
+            if not roles.usable_for_matching():
+                raise no_usable_columns_error(shown, reader.columns, roles)
+            roles_of[None] = roles
         # Two stages on two threads: encoding the next batch (mostly Python: names are
         # normalised per distinct value, holding the GIL) overlaps with matching this one
         # (numpy gathers, sorts and popcounts, which release it). Batches are matched one
@@ -84,10 +91,18 @@ def _scan_file(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match") as pool:
             pending: Future[None] | None = None
             for batch in reader.batches():
+                if batch.table not in roles_of:
+                    roles_of[batch.table] = _table_roles(batch, fr, opts)
+                roles = roles_of[batch.table]
+                if multi:
+                    fr.tables[batch.table or ""]["records"] += batch.data.num_rows
+                if roles is None:
+                    continue
+                where = shown if batch.table is None else f"{shown}#{batch.table}"
                 enc = store.encoder.encode(batch.data, roles, only_bsn_invalid=True)
                 if pending is not None:
                     pending.result()
-                pending = pool.submit(matcher.match, enc, shown, batch.first_record, collector)
+                pending = pool.submit(matcher.match, enc, where, batch.first_record, collector)
                 if progress:
                     progress(shown, reader.stats.records)
             if pending is not None:
@@ -95,10 +110,60 @@ def _scan_file(
         fr.records = reader.stats.records
         fr.skipped_records = reader.stats.skipped
         fr.skip_reasons = dict(reader.stats.skip_reasons)
+        if multi and not any(r is not None for r in roles_of.values()):
+            raise NoUsableColumnsError(
+                f"{shown}: no table of this SQL dump has BSNs, or names with birth dates "
+                f"({len(roles_of)} table(s) read)"
+            )
     except CohortwatchError as exc:
         fr.status, fr.reason, fr.error = "skipped", str(exc), exc
         log.info("file skipped", extra={"file": shown, "reason": type(exc).__name__})
     return fr
+
+
+def _table_roles(batch: TableBatch, fr: FileReport, opts: ScanOptions) -> ColumnRoles | None:
+    """Column roles of one table of a multi-table file, from its first batch; ``None``
+    when it holds nothing to match on (a dump's settings and log tables)."""
+    columns = batch.data.schema.names
+    roles = detect_columns(columns, batch.data.slice(0, 1000), overrides={})
+    entry: dict[str, object] = {"records": 0}
+    if roles.usable_for_matching():
+        entry["columns"] = safe_roles(roles, columns, ())
+    else:
+        entry["columns"] = {}
+        entry["reason"] = "no BSN, or names with birth dates"
+    fr.tables[batch.table or ""] = entry
+    return roles if roles.usable_for_matching() else None
+
+
+def _scan_path(
+    path: Path,
+    shown: str,
+    store: CohortStore,
+    matcher: Matcher,
+    collector: MatchCollector,
+    opts: ScanOptions,
+    progress: Progress | None,
+) -> Iterator[FileReport]:
+    """Every leaf file of one posted file (itself, or what its archives hold), scanned;
+    what an archive would not hand out is listed as skipped, with the reason."""
+    with walk(
+        path, display_name=shown, limits=opts.archive_limits, password=opts.password
+    ) as members:
+        for member in members:
+            fr = _scan_file(member.path, member.shown, store, matcher, collector, opts, progress)
+            fr.partial = member.partial
+            yield fr
+        for skipped in members.skipped:
+            reason = str(skipped.reason)
+            if skipped.reason in (SkipReason.NO_PASSWORD, SkipReason.WRONG_PASSWORD):
+                reason += " (give the published one with --password)"
+            yield FileReport(
+                path=skipped.shown, sha256="", bytes=0,
+                format="archive" if skipped.archive else "archive member",
+                status="skipped", reason=reason,
+                error=DatasetError(f"{skipped.shown}: {reason}"),
+            )
 
 
 def check_dataset(
@@ -122,10 +187,10 @@ def check_dataset(
     reports: list[FileReport] = []
     first_error: CohortwatchError | None = None
     for path, shown in _files(paths):
-        fr = _scan_file(path, shown, store, matcher, collector, opts, progress)
-        reports.append(fr)
-        if fr.error is not None:
-            first_error = first_error or fr.error
+        for fr in _scan_path(path, shown, store, matcher, collector, opts, progress):
+            reports.append(fr)
+            if fr.error is not None:
+                first_error = first_error or fr.error
     if not reports:
         raise DatasetError("no files found in " + ", ".join(str(p) for p in paths))
     if first_error is not None and all(f.status == "skipped" for f in reports):

@@ -138,16 +138,21 @@ def cohort_remove(obj: Context, name: str) -> None:
               "(schema cohortwatch.report/1).")
 @click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN",
               help="Name a column for a field, as for `cohort enroll`. Repeatable.")
+@click.option("--password", envvar="COHORTWATCH_ARCHIVE_PASSWORD", metavar="TEXT",
+              help="Password of encrypted zip/7z archives, as the leakers published it "
+              "(or $COHORTWATCH_ARCHIVE_PASSWORD, which other users cannot see in ps).")
 @click.pass_obj
 def check_dataset_cmd(
     obj: Context, paths: tuple[Path, ...], cohort_name: str | None, as_json: bool,
-    mapping: tuple[str, ...],
+    mapping: tuple[str, ...], password: str | None,
 ) -> None:
-    """Scan files or folders for cohort members. Exit 0: none found; 1: found; 2: error."""
+    """Scan files, folders or archives for cohort members. Exit 0: none found; 1: found;
+    2: error."""
     store = obj.store
     name = cohort_name or store.default_cohort()
     options = ScanOptions(mapping=parse_mapping(mapping), limits=obj.config.limits,
-                          settings=obj.config.matching)
+                          settings=obj.config.matching, archive_limits=obj.config.archives,
+                          password=password or None)
     interactive = sys.stderr.isatty()
     report = check_dataset(list(paths), store=store, cohort=name, options=options,
                            progress=_progress(interactive))

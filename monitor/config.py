@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from matchers.archives import ArchiveLimits
 from matchers.engine import MatchSettings
 from matchers.errors import ConfigError
 from matchers.readers.base import ReaderLimits
@@ -35,6 +36,7 @@ class Config:
     matching: MatchSettings = field(default_factory=MatchSettings)
     limits: ReaderLimits = field(default_factory=ReaderLimits)
     bloom: BloomSettings = field(default_factory=BloomSettings)
+    archives: ArchiveLimits = field(default_factory=ArchiveLimits)
 
 
 def _section(cls: type, data: Any, where: str, source: str) -> Any:
@@ -79,7 +81,12 @@ def load_config(option: str | None) -> Config:
         raise ConfigError(f"{path}: cannot read configuration ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    sections = {"matching": MatchSettings, "limits": ReaderLimits, "bloom": BloomSettings}
+    sections = {
+        "matching": MatchSettings,
+        "limits": ReaderLimits,
+        "bloom": BloomSettings,
+        "archives": ArchiveLimits,
+    }
     kwargs: dict[str, Any] = {"source": str(path)}
     for key, value in data.items():
         if key == "key_file":

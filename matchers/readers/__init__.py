@@ -4,8 +4,9 @@ Owns recognising a table's format by its content (never trusting the file name),
 guessing encoding, delimiter and header, and streaming the records in bounded memory as
 pyarrow batches whose columns are all strings (:mod:`.base` says exactly what a reader
 hands out, and how records are numbered). One module per format: :mod:`.delimited`
-(CSV and friends), :mod:`.jsonarray`, :mod:`.jsonlines`, :mod:`.xlsx`; :mod:`.sniff`
-holds the guessing. Archives and documents are not tables and are not handled here.
+(CSV and friends), :mod:`.jsonarray`, :mod:`.jsonlines`, :mod:`.xlsx`, :mod:`.sqldump`
+(MySQL and PostgreSQL dumps, several tables per file); :mod:`.sniff` holds the guessing.
+Archives (:mod:`matchers.archives`) and documents are not tables and are not handled here.
 
 Readers see raw personal values and keep none: what leaves them is batches in memory,
 counts, and column names. Errors name the file, never a value.
@@ -22,6 +23,7 @@ from matchers.readers.delimited import DelimitedReader
 from matchers.readers.jsonarray import JsonArrayReader
 from matchers.readers.jsonlines import JsonLinesReader
 from matchers.readers.sniff import binary_reason, decode, detect_encoding, read_head
+from matchers.readers.sqldump import SqlDumpReader, sniff_sql
 from matchers.readers.xlsx import XlsxReader, is_xlsx
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "JsonLinesReader",
     "ReadStats",
     "ReaderLimits",
+    "SqlDumpReader",
     "TableBatch",
     "TableReader",
     "XlsxReader",
@@ -108,4 +111,6 @@ def open_table(
         raise _not_a_table(
             name, "a single JSON document; arrays of records and JSON Lines can be read"
         )
+    if sniff_sql(text):
+        return SqlDumpReader(path, display_name=name, limits=limits)
     return DelimitedReader(path, display_name=name, limits=limits)

@@ -105,6 +105,7 @@ class TableBatch:
 
     data: pa.RecordBatch
     first_record: int
+    table: str | None = None  # which table of a multi-table file (SQL dump); else None
 
 
 class TableReader(ABC):

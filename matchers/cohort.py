@@ -156,7 +156,10 @@ class CohortStore:
         seen_bsn: set[int] = set()
         counts = dict(rows=0, enrolled=0, invalid_bsn=0, duplicates=0, missing_fields=0)
         parts: list[pa.RecordBatch] = []
+        only = getattr(reader, "table", None)  # a workbook or dump: its first table
         for batch in reader.batches():
+            if batch.table != only:
+                continue
             enc = self.encoder.encode(batch.data, roles)
             refs = self._refs(batch.data, roles, batch.first_record)
             keep = self._select(enc, refs, roles, seen_refs, seen_bsn, counts)

@@ -125,10 +125,14 @@ def _table_roles(batch: TableBatch, fr: FileReport, opts: ScanOptions) -> Column
     """Column roles of one table of a multi-table file, from its first batch; ``None``
     when it holds nothing to match on (a dump's settings and log tables)."""
     columns = batch.data.schema.names
-    roles = detect_columns(columns, batch.data.slice(0, 1000), overrides={})
+    # --map names columns of the table(s) that have them.
+    mapping = {role: col for role, col in opts.mapping.items() if col in columns}
+    roles = detect_columns(columns, batch.data.slice(0, 1000), overrides=mapping)
     entry: dict[str, object] = {"records": 0}
     if roles.usable_for_matching():
-        entry["columns"] = safe_roles(roles, columns, ())
+        entry["columns"] = safe_roles(roles, columns, mapping.values())
+        if not fr.columns:
+            fr.columns = dict(entry["columns"])  # type: ignore[arg-type]
     else:
         entry["columns"] = {}
         entry["reason"] = "no BSN, or names with birth dates"

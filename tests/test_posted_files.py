@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 import pyzipper
 from conftest import ResidueScanner, Result, person_values, run, run_many
@@ -148,6 +149,21 @@ def posted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Poste
     (base / "pg.sql.gz").write_bytes(_gzip(_postgres(pg_people).encode()))
     cases["postgres_gz"] = Posted(base / "pg.sql.gz", pg_people)
 
+    # a workbook: a cover sheet, then the data under a title and a blank row
+    xlsx_people = take(3)
+    wb = openpyxl.Workbook()
+    cover = wb.active
+    cover.title = "Voorblad"
+    cover.append(["Export laboratorium", "2025-06-30"])
+    sheet = wb.create_sheet("Uitslagen")
+    sheet.append(["Uitslagen bevolkingsonderzoek baarmoederhalskanker"])
+    sheet.append([])
+    sheet.append(["BSN", "Naam patiënt", "Geb. datum", "Uitslag"])
+    for p in xlsx_people + others[5:7]:
+        sheet.append([int(p.bsn), display_name(p), p.dob, "hrHPV negatief"])
+    wb.save(base / "export.xlsx")
+    cases["xlsx"] = Posted(base / "export.xlsx", xlsx_people)
+
     names = list(cases)
     results = run_many(
         [["check-dataset", cases[n].path, "--cohort", "s", "--json", *cases[n].args]
@@ -241,3 +257,14 @@ def test_compressed_postgres_dump(posted: dict[str, Posted]) -> None:
     case = posted["postgres_gz"]
     assert case.result is not None and case.result.returncode == 1, case.result
     assert _found(case) == {p.ref: "pg.sql.gz/pg.sql#public.uitslagen" for p in case.members}
+
+
+def test_workbook_sheets_and_a_header_below_a_title(posted: dict[str, Posted]) -> None:
+    case = posted["xlsx"]
+    assert case.result is not None and case.result.returncode == 1, case.result
+    assert _found(case) == {p.ref: "export.xlsx#Uitslagen" for p in case.members}
+    f = _files(case)["export.xlsx"]
+    assert f["tables"]["Uitslagen"]["records"] == 5
+    assert f["tables"]["Uitslagen"]["columns"]["bsn"] == "BSN"
+    records = sorted(m["record"] for m in case.report()["matches"])
+    assert records == [1, 2, 3]  # numbered from the row under the header

@@ -1259,6 +1259,7 @@ class SqlDumpReader(TableReader):
         if first is None:
             raise UnreadableDatasetError(f"{self.display_name}: a SQL dump without table rows")
         self.columns = list(first.columns)
+        self.table = first.table
         self._first = first
 
     def _rows(self, stats: ReadStats, *, peek: bool = False) -> Iterator[SqlRows]:

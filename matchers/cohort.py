@@ -129,7 +129,7 @@ class CohortStore:
         *,
         ref_column: str | None = None,
         mapping: Mapping[str, str] | None = None,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[str, int, int, int], None] | None = None,
     ) -> EnrollResult:
         """Enroll (or update) cohort ``name`` from a CSV/XLSX member file.
 
@@ -157,6 +157,7 @@ class CohortStore:
         counts = dict(rows=0, enrolled=0, invalid_bsn=0, duplicates=0, missing_fields=0)
         parts: list[pa.RecordBatch] = []
         only = getattr(reader, "table", None)  # a workbook or dump: its first table
+        size = path.stat().st_size
         for batch in reader.batches():
             if batch.table != only:
                 continue
@@ -167,7 +168,7 @@ class CohortStore:
             counts["rows"] += enc.n
             counts["enrolled"] += int(keep.size)
             if progress:
-                progress(counts["rows"])
+                progress(path.name, counts["rows"], reader.stats.bytes_read, size)
         schema = snapshot_schema(self.encoder.words)
         new = pa.Table.from_batches(parts, schema=schema)
         if cohort_id is not None:

@@ -30,7 +30,7 @@ from matchers.report import FileReport, MatchRow, Report
 __all__ = ["ScanOptions", "check_dataset"]
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str, int], None]
+Progress = Callable[[str, int, int, int], None]  # file, records, bytes read, file bytes
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def _scan_file(
                     pending.result()
                 pending = pool.submit(matcher.match, enc, where, batch.first_record, collector)
                 if progress:
-                    progress(shown, reader.stats.records)
+                    progress(shown, reader.stats.records, reader.stats.bytes_read, fr.bytes)
             if pending is not None:
                 pending.result()
         fr.records = reader.stats.records

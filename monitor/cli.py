@@ -7,8 +7,10 @@ exits 0 when no member was found and 1 when members were found.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -30,15 +32,27 @@ EXIT_ERROR = 2
 
 
 def _progress(enabled: bool):
-    """A one-line progress indicator on stderr, only for a person at a terminal."""
+    """A one-line progress bar on stderr (bytes and records, per file), only for a person
+    at a terminal: pipes and journald stay quiet."""
     if not enabled:
         return None
-    state = {"last": 0}
+    state = {"last": 0.0}
 
-    def show(label: str, records: int) -> None:
-        if records - state["last"] >= 100_000 or records < state["last"]:
-            state["last"] = records
-            click.echo(f"\r{label}: {records:,} records", err=True, nl=False)
+    def show(label: str, records: int, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - state["last"] < 0.2:
+            return
+        state["last"] = now
+        if total > 0 and done > 0:
+            share = min(done / total, 1.0)
+            bar = "#" * int(share * 24)
+            text = (f"[{bar:<24}] {share:4.0%} {done / 1e6:,.0f}/{total / 1e6:,.0f} MB "
+                    f"{records:,} records")
+        else:
+            text = f"{records:,} records"
+        width = shutil.get_terminal_size((100, 20)).columns
+        name = label if len(label) + len(text) + 3 < width else "…" + label[-20:]
+        click.echo(f"\r\x1b[2K{name}  {text}"[: width + 5], err=True, nl=False)
 
     return show
 

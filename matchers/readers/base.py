@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime
+import io
 import json
 import math
 import threading
@@ -25,7 +26,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -33,6 +34,7 @@ from matchers.errors import ConfigError, UnreadableDatasetError
 
 __all__ = [
     "MAX_COLUMNS",
+    "CountingFile",
     "ReadStats",
     "ReaderLimits",
     "RowBuffer",
@@ -77,6 +79,7 @@ class ReadStats:
     records: int = 0
     skipped: int = 0
     skip_reasons: collections.Counter[str] = field(default_factory=collections.Counter)
+    bytes_read: int = 0  # of the file, for progress; 0 when a reader cannot tell
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
@@ -90,8 +93,30 @@ class ReadStats:
     def reset(self) -> None:
         """Start counting a new pass over the file."""
         with self._lock:
-            self.records = self.skipped = 0
+            self.records = self.skipped = self.bytes_read = 0
             self.skip_reasons.clear()
+
+
+class CountingFile(io.RawIOBase):
+    """A binary file that adds what is read from it to ``stats.bytes_read`` (progress)."""
+
+    def __init__(self, path: Path, stats: ReadStats | None) -> None:
+        super().__init__()
+        self._raw = path.open("rb", buffering=0)
+        self._stats = stats
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer)
+        if n and self._stats is not None:
+            self._stats.bytes_read += n
+        return n or 0
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ import pyarrow.csv as pacsv
 
 from matchers.errors import UnreadableDatasetError
 from matchers.readers.base import (
+    CountingFile,
     ReadStats,
     TableBatch,
     TableReader,
@@ -99,7 +100,7 @@ class _CleanStream(io.RawIOBase):
         stats: ReadStats,
     ) -> None:
         super().__init__()
-        self._file = path.open("rb")
+        self._file = io.BufferedReader(CountingFile(path, stats))
         self._decoder = codecs.getincrementaldecoder(encoding.codec)(errors=FALLBACK_ERRORS)
         self._transcode = encoding.codec != "utf-8"
         if encoding.bom:

@@ -51,7 +51,7 @@ class JsonArrayReader(RowReader):
         self._peek()
 
     def _values(self, stats: ReadStats) -> Generator[object, None, None]:
-        with open_text(self.path, self.encoding) as text:
+        with open_text(self.path, self.encoding, stats) as text:
             scanner = _Scanner(text, self.limits.max_record_bytes)
             if not scanner.start():
                 raise UnreadableDatasetError(

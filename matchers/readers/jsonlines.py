@@ -12,16 +12,18 @@ import json
 from collections.abc import Generator
 from pathlib import Path
 
-from matchers.readers.base import ReadStats, RowReader
+from matchers.readers.base import CountingFile, ReadStats, RowReader
 from matchers.readers.sniff import FALLBACK_ERRORS, Encoding, detect_encoding, read_head
 
 __all__ = ["JsonLinesReader", "open_text"]
 
 
-def open_text(path: Path, encoding: Encoding) -> io.TextIOWrapper:
-    """The file as text: a BOM dropped, invalid UTF-8 read as cp1252, newlines as ``\\n``."""
+def open_text(path: Path, encoding: Encoding, stats: ReadStats | None = None) -> io.TextIOWrapper:
+    """The file as text: a BOM dropped, invalid UTF-8 read as cp1252, newlines as ``\\n``;
+    bytes read are counted in ``stats`` (progress)."""
     codec = "utf-8-sig" if encoding.name == "utf-8-sig" else encoding.codec
-    return io.TextIOWrapper(path.open("rb"), encoding=codec, errors=FALLBACK_ERRORS)
+    raw = io.BufferedReader(CountingFile(path, stats))
+    return io.TextIOWrapper(raw, encoding=codec, errors=FALLBACK_ERRORS)
 
 
 class JsonLinesReader(RowReader):
@@ -39,7 +41,7 @@ class JsonLinesReader(RowReader):
     def _values(self, stats: ReadStats) -> Generator[object, None, None]:
         # Characters, not bytes, bound a line here: close enough for a safety limit.
         limit = self.limits.max_record_bytes
-        with open_text(self.path, self.encoding) as text:
+        with open_text(self.path, self.encoding, stats) as text:
             while True:
                 line = text.readline(limit + 1)
                 if not line:

@@ -1227,7 +1227,7 @@ def _read_file(
     chunk_chars: int,
 ) -> Iterator[SqlRows]:
     try:
-        with open_text(path, encoding) as text:
+        with open_text(path, encoding, stats) as text:
             chunks = iter(functools.partial(text.read, chunk_chars), "")
             rows = parse_sql(chunks, dialect, limits=limits, stats=stats, display_name=name)
             with contextlib.closing(rows):

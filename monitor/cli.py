@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from matchers.archives import Terminated, sigterm_raises
 from matchers.columns import parse_mapping
 from matchers.errors import CohortwatchError
 from matchers.scan import ScanOptions, check_dataset
@@ -168,8 +169,10 @@ def check_dataset_cmd(
                           settings=obj.config.matching, archive_limits=obj.config.archives,
                           password=password or None)
     interactive = sys.stderr.isatty()
-    report = check_dataset(list(paths), store=store, cohort=name, options=options,
-                           progress=_progress(interactive))
+    # SIGTERM unwinds like an exception, so unpacked archive members are removed.
+    with sigterm_raises():
+        report = check_dataset(list(paths), store=store, cohort=name, options=options,
+                               progress=_progress(interactive))
     if interactive:
         click.echo("", err=True)
     click.echo(report.render_json() if as_json else report.render_text())
@@ -212,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("cohortwatch: interrupted", err=True)
         return 130
+    except Terminated:
+        click.echo("cohortwatch: terminated", err=True)
+        return 143
     return 0
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import openpyxl
 import pytest
 import pyzipper
-from conftest import ResidueScanner, Result, person_values, run, run_many
+from conftest import ResidueScanner, Result, person_values, run, run_many, start
 
 from matchers.synthetic import Person, display_name, make_people, write_people_csv
 
@@ -268,3 +268,35 @@ def test_workbook_sheets_and_a_header_below_a_title(posted: dict[str, Posted]) -
     assert f["tables"]["Uitslagen"]["columns"]["bsn"] == "BSN"
     records = sorted(m["record"] for m in case.report()["matches"])
     assert records == [1, 2, 3]  # numbered from the row under the header
+
+
+def test_sigterm_mid_scan_removes_unpacked_members(tmp_path: Path) -> None:
+    """An operator (or systemd) stopping a scan leaves no plaintext behind."""
+    import signal
+    import time
+
+
+    people = make_people(200, seed=13)
+    write_people_csv(tmp_path / "cohort.csv", people[:100])
+    state = tmp_path / "state"
+    assert run("init", state=state).returncode == 0
+    assert run("cohort", "enroll", tmp_path / "cohort.csv", "--name", "s",
+               state=state).returncode == 0
+    body = _csv(people)
+    rows = body.split(b"\n", 1)[1]
+    big = body + rows * 6000  # ~ 1.2M rows: seconds of work after unpacking
+    (tmp_path / "big.tar.gz").write_bytes(_tar_gz({"export/big.csv": big}))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    running = start("check-dataset", tmp_path / "big.tar.gz", "--json", state=state,
+                    env={"TMPDIR": str(tmp)})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(tmp.rglob("*")):
+        time.sleep(0.02)
+    assert any(tmp.rglob("*")), "the member was never unpacked"
+    time.sleep(0.3)
+    running.proc.send_signal(signal.SIGTERM)
+    result = running.result(60)
+    assert result.returncode == 143, result
+    assert "Traceback" not in result.stderr, result
+    assert list(tmp.iterdir()) == [], list(tmp.rglob("*"))

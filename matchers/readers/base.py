@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime
+import gc
 import io
 import json
 import math
@@ -26,7 +27,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pyarrow as pa
 
@@ -42,9 +43,11 @@ __all__ = [
     "TableReader",
     "cell_text",
     "flatten_json",
+    "gc_paused",
     "unique_names",
 ]
 
+T = TypeVar("T")
 MAX_COLUMNS = 2048
 _MAX_DEPTH = 16
 
@@ -95,6 +98,30 @@ class ReadStats:
         with self._lock:
             self.records = self.skipped = self.bytes_read = 0
             self.skip_reasons.clear()
+
+
+def gc_paused(items: Iterator[T]) -> Iterator[T]:
+    """``items``, with Python's cyclic garbage collector paused while each is produced.
+
+    Readers that build rows as Python lists keep tens of thousands of them alive per
+    batch; every collection walks them all again, which cost more than the parsing (a
+    PostgreSQL COPY block: 8.8 s with, 2.7 s without). The rows hold no reference
+    cycles, so reference counting frees them; collection resumes between batches.
+    """
+    while True:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            item = next(items, _END)
+        finally:
+            if enabled:
+                gc.enable()
+        if item is _END:
+            return
+        yield item  # type: ignore[misc]
+
+
+_END = object()
 
 
 class CountingFile(io.RawIOBase):
@@ -370,9 +397,7 @@ class RowReader(TableReader):
         rows = self._rows(self.stats)
         try:
             with contextlib.closing(rows):
-                for row in rows:
-                    if buffer.add(row):
-                        yield self._emit(buffer)
+                yield from gc_paused(self._fill(rows, buffer))
         except OSError as exc:
             raise UnreadableDatasetError(
                 f"{self.display_name}: cannot be read past record {self.stats.records} "
@@ -380,6 +405,13 @@ class RowReader(TableReader):
             ) from exc
         if len(buffer):
             yield self._emit(buffer)
+
+    def _fill(
+        self, rows: Iterator[dict[str, str | None]], buffer: RowBuffer
+    ) -> Iterator[TableBatch]:
+        for row in rows:
+            if buffer.add(row):
+                yield self._emit(buffer)
 
     def _emit(self, buffer: RowBuffer) -> TableBatch:
         data = buffer.take()

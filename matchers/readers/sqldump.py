@@ -80,6 +80,7 @@ from matchers.readers.base import (
     ReadStats,
     TableBatch,
     TableReader,
+    gc_paused,
     unique_names,
 )
 from matchers.readers.jsonlines import open_text
@@ -1278,6 +1279,9 @@ class SqlDumpReader(TableReader):
 
     def batches(self) -> Iterator[TableBatch]:
         self.stats.reset()
+        yield from gc_paused(self._batches())
+
+    def _batches(self) -> Iterator[TableBatch]:
         for part in self._rows(self.stats):
             yield TableBatch(
                 _record_batch(part.columns, part.rows), part.first_record, table=part.table

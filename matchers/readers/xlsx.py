@@ -29,6 +29,7 @@ from matchers.readers.base import (
     TableBatch,
     TableReader,
     cell_text,
+    gc_paused,
     unique_names,
 )
 
@@ -92,7 +93,7 @@ class XlsxReader(TableReader):
 
     def batches(self) -> Iterator[TableBatch]:
         self.stats.reset()
-        yield from self._batches(self.stats, batch_rows=self.limits.batch_rows)
+        yield from gc_paused(self._batches(self.stats, batch_rows=self.limits.batch_rows))
 
     def _batches(self, stats: ReadStats, *, batch_rows: int) -> Iterator[TableBatch]:
         try:

@@ -32,6 +32,7 @@ class FileReport:
     error: Exception | None = field(default=None, repr=False)  # why skipped, not reported
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # SQL dumps: per table
     partial: bool = False  # an archive member cut short by damage to its archive
+    attachments: list[FileReport] = field(default_factory=list, repr=False)  # e-mail files
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

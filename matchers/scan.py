@@ -20,8 +20,15 @@ import numpy as np
 from matchers.archives import ArchiveLimits, SkipReason, walk
 from matchers.cohort import CohortStore
 from matchers.columns import ColumnRoles, detect_columns, no_usable_columns_error, safe_roles
+from matchers.documents import find_records, open_document, records_to_batch
 from matchers.engine import MatchCollector, Matcher, MatchSettings
-from matchers.errors import CohortwatchError, DatasetError, NoUsableColumnsError
+from matchers.errors import (
+    CohortwatchError,
+    DatasetError,
+    DocumentError,
+    NoUsableColumnsError,
+    UnreadableDatasetError,
+)
 from matchers.history import record_dataset, seen_before
 from matchers.readers import open_table
 from matchers.readers.base import ReaderLimits, TableBatch
@@ -40,6 +47,10 @@ class ScanOptions:
     settings: MatchSettings = field(default_factory=MatchSettings)
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     password: str | None = field(default=None, repr=False)  # for encrypted archives
+
+
+# What find_records hands out, under the names records_to_batch gives them.
+_DOCUMENT_ROLES = ColumnRoles(bsn="bsn", full_name="naam", dob="geboortedatum")
 
 
 def _files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
@@ -74,51 +85,124 @@ def _scan_file(
     """Scan one file; a file that cannot be scanned comes back marked skipped."""
     fr = FileReport(path=shown, sha256=_sha256(path), bytes=path.stat().st_size, format="unknown")
     try:
-        reader = open_table(path, display_name=shown, limits=opts.limits)
-        fr.format = reader.format
-        multi = getattr(reader, "multi_table", False)
-        roles_of: dict[str | None, ColumnRoles | None] = {}
-        if not multi:
-            roles = detect_columns(reader.columns, reader.sample(), overrides=opts.mapping)
-            fr.columns = safe_roles(roles, reader.columns, opts.mapping.values())
-            if not roles.usable_for_matching():
-                raise no_usable_columns_error(shown, reader.columns, roles)
-            roles_of[None] = roles
-        # Two stages on two threads: encoding the next batch (mostly Python: names are
-        # normalised per distinct value, holding the GIL) overlaps with matching this one
-        # (numpy gathers, sorts and popcounts, which release it). Batches are matched one
-        # at a time and in order, so results do not depend on timing.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match") as pool:
-            pending: Future[None] | None = None
-            for batch in reader.batches():
-                if batch.table not in roles_of:
-                    roles_of[batch.table] = _table_roles(batch, fr, opts)
-                roles = roles_of[batch.table]
-                if multi:
-                    fr.tables[batch.table or ""]["records"] += batch.data.num_rows
-                if roles is None:
-                    continue
-                where = shown if batch.table is None else f"{shown}#{batch.table}"
-                enc = store.encoder.encode(batch.data, roles, only_bsn_invalid=True)
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(matcher.match, enc, where, batch.first_record, collector)
-                if progress:
-                    progress(shown, reader.stats.records, reader.stats.bytes_read, fr.bytes)
-            if pending is not None:
-                pending.result()
-        fr.records = reader.stats.records
-        fr.skipped_records = reader.stats.skipped
-        fr.skip_reasons = dict(reader.stats.skip_reasons)
-        if multi and not any(r is not None for r in roles_of.values()):
-            raise NoUsableColumnsError(
-                f"{shown}: no table of this SQL dump has BSNs, or names with birth dates "
-                f"({len(roles_of)} table(s) read)"
-            )
+        _scan_table(path, shown, store, matcher, collector, opts, progress, fr)
+    except (UnreadableDatasetError, NoUsableColumnsError) as not_a_table:
+        # Not a table we can use: maybe a document (report, letter, e-mail, web page).
+        try:
+            _scan_document(path, shown, store, matcher, collector, opts, progress, fr)
+        except DocumentError as exc:
+            fr.status, fr.reason = "skipped", _why_skipped(not_a_table, exc)
+            fr.error = not_a_table if fr.reason == str(not_a_table) else exc
+            log.info("file skipped", extra={"file": shown, "reason": type(exc).__name__})
     except CohortwatchError as exc:
         fr.status, fr.reason, fr.error = "skipped", str(exc), exc
         log.info("file skipped", extra={"file": shown, "reason": type(exc).__name__})
     return fr
+
+
+def _why_skipped(table: CohortwatchError, document: DocumentError) -> str:
+    """The more useful of the two reasons: a file that is some kind of table but has
+    nothing to match on says so; a file that is neither says what the document reader
+    made of it (encrypted PDF, no text layer, an image, ...)."""
+    if isinstance(table, NoUsableColumnsError) or "no people found" in str(document):
+        return str(table)
+    return str(document)
+
+
+def _scan_table(
+    path: Path,
+    shown: str,
+    store: CohortStore,
+    matcher: Matcher,
+    collector: MatchCollector,
+    opts: ScanOptions,
+    progress: Progress | None,
+    fr: FileReport,
+) -> None:
+    """Read ``path`` as a table (or several) and match its rows.
+
+    :raises UnreadableDatasetError: not a table.
+    :raises NoUsableColumnsError: a table without anything to match on.
+    """
+    reader = open_table(path, display_name=shown, limits=opts.limits)
+    fr.format = reader.format
+    multi = getattr(reader, "multi_table", False)
+    roles_of: dict[str | None, ColumnRoles | None] = {}
+    if not multi:
+        roles = detect_columns(reader.columns, reader.sample(), overrides=opts.mapping)
+        fr.columns = safe_roles(roles, reader.columns, opts.mapping.values())
+        if not roles.usable_for_matching():
+            raise no_usable_columns_error(shown, reader.columns, roles)
+        roles_of[None] = roles
+    # Two stages on two threads: encoding the next batch (mostly Python: names are
+    # normalised per distinct value, holding the GIL) overlaps with matching this one
+    # (numpy gathers, sorts and popcounts, which release it). Batches are matched one
+    # at a time and in order, so results do not depend on timing.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match") as pool:
+        pending: Future[None] | None = None
+        for batch in reader.batches():
+            if batch.table not in roles_of:
+                roles_of[batch.table] = _table_roles(batch, fr, opts)
+            roles = roles_of[batch.table]
+            if multi:
+                fr.tables[batch.table or ""]["records"] += batch.data.num_rows
+            if roles is None:
+                continue
+            where = shown if batch.table is None else f"{shown}#{batch.table}"
+            enc = store.encoder.encode(batch.data, roles, only_bsn_invalid=True)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(matcher.match, enc, where, batch.first_record, collector)
+            if progress:
+                progress(shown, reader.stats.records, reader.stats.bytes_read, fr.bytes)
+        if pending is not None:
+            pending.result()
+    fr.records = reader.stats.records
+    fr.skipped_records = reader.stats.skipped
+    fr.skip_reasons = dict(reader.stats.skip_reasons)
+    if multi and not any(r is not None for r in roles_of.values()):
+        raise NoUsableColumnsError(
+            f"{shown}: no table in this file has BSNs, or names with birth dates "
+            f"({len(roles_of)} table(s) read)"
+        )
+
+
+def _scan_document(
+    path: Path,
+    shown: str,
+    store: CohortStore,
+    matcher: Matcher,
+    collector: MatchCollector,
+    opts: ScanOptions,
+    progress: Progress | None,
+    fr: FileReport,
+) -> None:
+    """Find people in a document and match them like table rows; record N is the N-th
+    person found in document order. E-mail attachments are scanned as files of their own
+    (``mail.eml/attachment-2.csv``).
+
+    :raises DocumentError: not a document we read, or no person found in it.
+    """
+    doc = open_document(path, display_name=shown)
+    fr.format = doc.kind
+    records = list(find_records(doc.parts(), doc.stats))
+    fr.records = len(records)
+    fr.skip_reasons = dict(doc.stats.skip_reasons)
+    fr.skipped_records = doc.stats.skipped
+    for lo in range(0, len(records), opts.limits.batch_rows):
+        chunk = records[lo : lo + opts.limits.batch_rows]
+        enc = store.encoder.encode(records_to_batch(chunk), _DOCUMENT_ROLES, only_bsn_invalid=True)
+        matcher.match(enc, shown, chunk[0].number, collector)
+    if progress:
+        progress(shown, len(records), fr.bytes, fr.bytes)
+    for attachment in doc.attachments():
+        inner = f"{shown}/{attachment.display_name}"
+        with attachment.temp_file() as tmp:
+            fr.attachments.extend(
+                _scan_path(tmp, inner, store, matcher, collector, opts, progress)
+            )
+    if not records and not fr.attachments:
+        raise DocumentError(f"{shown}: no people found in this {doc.kind} document")
 
 
 def _table_roles(batch: TableBatch, fr: FileReport, opts: ScanOptions) -> ColumnRoles | None:
@@ -158,6 +242,7 @@ def _scan_path(
             fr = _scan_file(member.path, member.shown, store, matcher, collector, opts, progress)
             fr.partial = member.partial
             yield fr
+            yield from fr.attachments
         for skipped in members.skipped:
             reason = str(skipped.reason)
             if skipped.reason in (SkipReason.NO_PASSWORD, SkipReason.WRONG_PASSWORD):

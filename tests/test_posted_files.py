@@ -164,6 +164,29 @@ def posted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Poste
     wb.save(base / "export.xlsx")
     cases["xlsx"] = Posted(base / "export.xlsx", xlsx_people)
 
+    # a lab report as PDF, and an e-mail with a CSV attachment
+    pdf_people = take(2)
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for p in pdf_people:
+        pdf.add_page()
+        pdf.set_font("helvetica", size=11)
+        pdf.multi_cell(0, 6, "Laboratoriumuitslag\n"
+                       f"Patient: {display_name(p)}\nGeboortedatum: {p.dob:%d-%m-%Y}\n"
+                       "Uitslag: hrHPV negatief")
+    pdf.output(str(base / "uitslag.pdf"))
+    cases["pdf"] = Posted(base / "uitslag.pdf", pdf_people)
+    mail_people = take(2)
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["Subject"], msg["From"], msg["To"] = "proof", "x@example.invalid", "y@example.invalid"
+    msg.set_content("Hierbij een deel van de data.")
+    msg.add_attachment(_csv(mail_people), maintype="text", subtype="csv", filename="deel1.csv")
+    (base / "proof.eml").write_bytes(msg.as_bytes())
+    cases["eml"] = Posted(base / "proof.eml", mail_people)
+
     names = list(cases)
     results = run_many(
         [["check-dataset", cases[n].path, "--cohort", "s", "--json", *cases[n].args]
@@ -300,3 +323,20 @@ def test_sigterm_mid_scan_removes_unpacked_members(tmp_path: Path) -> None:
     assert result.returncode == 143, result
     assert "Traceback" not in result.stderr, result
     assert list(tmp.iterdir()) == [], list(tmp.rglob("*"))
+
+
+def test_pdf_report_people_are_matched_on_name_and_birth_date(posted: dict[str, Posted]) -> None:
+    case = posted["pdf"]
+    assert case.result is not None and case.result.returncode == 1, case.result
+    assert {m["ref"]: (m["method"], m["record"]) for m in case.report()["matches"]} == {
+        p.ref: ("name_dob", i) for i, p in enumerate(case.members, start=1)
+    }
+    assert _files(case)["uitslag.pdf"]["format"] == "pdf"
+
+
+def test_email_attachment_is_scanned_as_a_file(posted: dict[str, Posted]) -> None:
+    case = posted["eml"]
+    assert case.result is not None and case.result.returncode == 1, case.result
+    found = _found(case)
+    assert set(found) == {p.ref for p in case.members}
+    assert set(found.values()) == {"proof.eml/attachment-1.csv"}, found

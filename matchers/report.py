@@ -32,6 +32,7 @@ class FileReport:
     error: Exception | None = field(default=None, repr=False)  # why skipped, not reported
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # SQL dumps: per table
     partial: bool = False  # an archive member cut short by damage to its archive
+    tlsh: str | None = None  # fuzzy hash of the file's first 16 MiB
     attachments: list[FileReport] = field(default_factory=list, repr=False)  # e-mail files
 
     def to_json(self) -> dict[str, Any]:
@@ -49,6 +50,8 @@ class FileReport:
             out["skip_reasons"] = self.skip_reasons
         if self.reason:
             out["reason"] = self.reason
+        if self.tlsh:
+            out["tlsh"] = self.tlsh
         if self.tables:
             out["tables"] = self.tables
         if self.partial:
@@ -153,9 +156,12 @@ class Report:
             lines.append(f"  file:       {f.path} [{f.format}, {f.records} records, {state}]")
             if f.status == "scanned":
                 lines.append(f"              columns {cols}")
-        if self.seen_before:
-            first = self.seen_before[0]
-            lines.append(f"  seen before: dataset #{first['id']} first seen {first['first_seen']}")
+        for e in self.seen_before[:5]:
+            how = {"identical": "the same file", "same_records": "the same records",
+                   "contained_in": "a part of it", "contains": "it is a part of this",
+                   "similar_file": "a near-identical file"}.get(e["relation"], e["relation"])
+            lines.append(f"  seen before: dataset #{e['id']} ({how}), first seen "
+                         f"{e['first_seen']}")
         lines.append(f"  time:       {self.seconds:.2f} s ({rate:,.0f} records/s)")
         if n:
             lines.append("")

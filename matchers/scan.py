@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from matchers.archives import ArchiveLimits, SkipReason, walk
 from matchers.cohort import CohortStore
 from matchers.columns import ColumnRoles, detect_columns, no_usable_columns_error, safe_roles
 from matchers.documents import find_records, open_document, records_to_batch
+from matchers.encode import EncodedRecords
 from matchers.engine import MatchCollector, Matcher, MatchSettings
 from matchers.errors import (
     CohortwatchError,
@@ -29,6 +31,7 @@ from matchers.errors import (
     NoUsableColumnsError,
     UnreadableDatasetError,
 )
+from matchers.fingerprint import FileFingerprint, RecordFingerprinter, fingerprint_file
 from matchers.history import record_dataset, seen_before
 from matchers.readers import open_table
 from matchers.readers.base import ReaderLimits, TableBatch
@@ -38,6 +41,7 @@ __all__ = ["ScanOptions", "check_dataset"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int, int], None]  # file, records, bytes read, file bytes
+TLSH_SCAN_BYTES = 16 << 20  # TLSH over each file's first 16 MiB (it runs at ~100 MB/s)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class ScanOptions:
     password: str | None = field(default=None, repr=False)  # for encrypted archives
 
 
+_IDENTITY = ("bsn", "given", "initials", "prefix", "surname", "full_name", "dob", "postcode")
 # What find_records hands out, under the names records_to_batch gives them.
 _DOCUMENT_ROLES = ColumnRoles(bsn="bsn", full_name="naam", dob="geboortedatum")
 
@@ -65,31 +70,43 @@ def _files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
             raise DatasetError(f"{path}: no such file or folder")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+@dataclass
+class _Scan:
+    """What every file of one check needs; ``fingerprints`` gathers the dataset's keyed
+    record sketch as batches pass (in the matching thread, beside the encoding)."""
+
+    store: CohortStore
+    matcher: Matcher
+    collector: MatchCollector
+    opts: ScanOptions
+    progress: Progress | None
+    fingerprints: RecordFingerprinter
+    posted: list[FileFingerprint] = field(default_factory=list)
+
+    def match(
+        self, batch: pa.RecordBatch, roles: ColumnRoles, enc: EncodedRecords, where: str,
+        first: int,
+    ) -> None:
+        # Records are fingerprinted on the columns that say who someone is: a re-post
+        # that adds a row id, drops the results or reorders columns is the same people.
+        names = batch.schema.names
+        who = [c for c in dict.fromkeys(getattr(roles, r) for r in _IDENTITY) if c in names]
+        self.fingerprints.update(batch.select(who) if who else batch)
+        self.matcher.match(enc, where, first, self.collector)
 
 
 def _scan_file(
-    path: Path,
-    shown: str,
-    store: CohortStore,
-    matcher: Matcher,
-    collector: MatchCollector,
-    opts: ScanOptions,
-    progress: Progress | None,
+    path: Path, shown: str, scan: _Scan, known: FileFingerprint | None = None
 ) -> FileReport:
     """Scan one file; a file that cannot be scanned comes back marked skipped."""
-    fr = FileReport(path=shown, sha256=_sha256(path), bytes=path.stat().st_size, format="unknown")
+    ff = known if known is not None else fingerprint_file(path, tlsh_bytes=TLSH_SCAN_BYTES)
+    fr = FileReport(path=shown, sha256=ff.sha256, bytes=ff.size, format="unknown", tlsh=ff.tlsh)
     try:
-        _scan_table(path, shown, store, matcher, collector, opts, progress, fr)
+        _scan_table(path, shown, scan, fr)
     except (UnreadableDatasetError, NoUsableColumnsError) as not_a_table:
         # Not a table we can use: maybe a document (report, letter, e-mail, web page).
         try:
-            _scan_document(path, shown, store, matcher, collector, opts, progress, fr)
+            _scan_document(path, shown, scan, fr)
         except DocumentError as exc:
             fr.status, fr.reason = "skipped", _why_skipped(not_a_table, exc)
             fr.error = not_a_table if fr.reason == str(not_a_table) else exc
@@ -112,11 +129,7 @@ def _why_skipped(table: CohortwatchError, document: DocumentError) -> str:
 def _scan_table(
     path: Path,
     shown: str,
-    store: CohortStore,
-    matcher: Matcher,
-    collector: MatchCollector,
-    opts: ScanOptions,
-    progress: Progress | None,
+    scan: _Scan,
     fr: FileReport,
 ) -> None:
     """Read ``path`` as a table (or several) and match its rows.
@@ -124,6 +137,7 @@ def _scan_table(
     :raises UnreadableDatasetError: not a table.
     :raises NoUsableColumnsError: a table without anything to match on.
     """
+    opts, store = scan.opts, scan.store
     reader = open_table(path, display_name=shown, limits=opts.limits)
     fr.format = reader.format
     multi = getattr(reader, "multi_table", False)
@@ -152,9 +166,9 @@ def _scan_table(
             enc = store.encoder.encode(batch.data, roles, only_bsn_invalid=True)
             if pending is not None:
                 pending.result()
-            pending = pool.submit(matcher.match, enc, where, batch.first_record, collector)
-            if progress:
-                progress(shown, reader.stats.records, reader.stats.bytes_read, fr.bytes)
+            pending = pool.submit(scan.match, batch.data, roles, enc, where, batch.first_record)
+            if scan.progress:
+                scan.progress(shown, reader.stats.records, reader.stats.bytes_read, fr.bytes)
         if pending is not None:
             pending.result()
     fr.records = reader.stats.records
@@ -170,11 +184,7 @@ def _scan_table(
 def _scan_document(
     path: Path,
     shown: str,
-    store: CohortStore,
-    matcher: Matcher,
-    collector: MatchCollector,
-    opts: ScanOptions,
-    progress: Progress | None,
+    scan: _Scan,
     fr: FileReport,
 ) -> None:
     """Find people in a document and match them like table rows; record N is the N-th
@@ -183,6 +193,7 @@ def _scan_document(
 
     :raises DocumentError: not a document we read, or no person found in it.
     """
+    opts, store = scan.opts, scan.store
     doc = open_document(path, display_name=shown)
     fr.format = doc.kind
     records = list(find_records(doc.parts(), doc.stats))
@@ -191,16 +202,15 @@ def _scan_document(
     fr.skipped_records = doc.stats.skipped
     for lo in range(0, len(records), opts.limits.batch_rows):
         chunk = records[lo : lo + opts.limits.batch_rows]
-        enc = store.encoder.encode(records_to_batch(chunk), _DOCUMENT_ROLES, only_bsn_invalid=True)
-        matcher.match(enc, shown, chunk[0].number, collector)
-    if progress:
-        progress(shown, len(records), fr.bytes, fr.bytes)
+        batch = records_to_batch(chunk)
+        enc = store.encoder.encode(batch, _DOCUMENT_ROLES, only_bsn_invalid=True)
+        scan.match(batch, _DOCUMENT_ROLES, enc, shown, chunk[0].number)
+    if scan.progress:
+        scan.progress(shown, len(records), fr.bytes, fr.bytes)
     for attachment in doc.attachments():
         inner = f"{shown}/{attachment.display_name}"
         with attachment.temp_file() as tmp:
-            fr.attachments.extend(
-                _scan_path(tmp, inner, store, matcher, collector, opts, progress)
-            )
+            fr.attachments.extend(_scan_path(tmp, inner, scan, posted=False))
     if not records and not fr.attachments:
         raise DocumentError(f"{shown}: no people found in this {doc.kind} document")
 
@@ -224,22 +234,20 @@ def _table_roles(batch: TableBatch, fr: FileReport, opts: ScanOptions) -> Column
     return roles if roles.usable_for_matching() else None
 
 
-def _scan_path(
-    path: Path,
-    shown: str,
-    store: CohortStore,
-    matcher: Matcher,
-    collector: MatchCollector,
-    opts: ScanOptions,
-    progress: Progress | None,
-) -> Iterator[FileReport]:
+def _scan_path(path: Path, shown: str, scan: _Scan, *, posted: bool = True) -> Iterator[FileReport]:
     """Every leaf file of one posted file (itself, or what its archives hold), scanned;
-    what an archive would not hand out is listed as skipped, with the reason."""
+    what an archive would not hand out is listed as skipped, with the reason. A posted
+    file's own fingerprint is kept for the dataset's."""
+    opts = scan.opts
+    own = fingerprint_file(path, tlsh_bytes=TLSH_SCAN_BYTES)
+    if posted:
+        scan.posted.append(own)
     with walk(
         path, display_name=shown, limits=opts.archive_limits, password=opts.password
     ) as members:
         for member in members:
-            fr = _scan_file(member.path, member.shown, store, matcher, collector, opts, progress)
+            known = own if member.path == path else None
+            fr = _scan_file(member.path, member.shown, scan, known)
             fr.partial = member.partial
             yield fr
             yield from fr.attachments
@@ -271,12 +279,18 @@ def check_dataset(
     opts = options or ScanOptions()
     started = time.monotonic()
     index = store.load_index(cohort)
-    matcher = Matcher(index, store.encoder.prf, opts.settings)
-    collector = MatchCollector()
+    scan = _Scan(
+        store=store,
+        matcher=Matcher(index, store.encoder.prf, opts.settings),
+        collector=MatchCollector(),
+        opts=opts,
+        progress=progress,
+        fingerprints=RecordFingerprinter(store.key),
+    )
     reports: list[FileReport] = []
     first_error: CohortwatchError | None = None
     for path, shown in _files(paths):
-        for fr in _scan_path(path, shown, store, matcher, collector, opts, progress):
+        for fr in _scan_path(path, shown, scan):
             reports.append(fr)
             if fr.error is not None:
                 first_error = first_error or fr.error
@@ -284,22 +298,37 @@ def check_dataset(
         raise DatasetError("no files found in " + ", ".join(str(p) for p in paths))
     if first_error is not None and all(f.status == "skipped" for f in reports):
         raise first_error
-    if len(reports) == 1:
-        sha = reports[0].sha256
+    # The dataset is what was posted: one file's own hash, or a hash over the posted
+    # files' hashes (archive members are listed per file).
+    if len(scan.posted) == 1:
+        sha = scan.posted[0].sha256
     else:
         h = hashlib.sha256()
-        for f in sorted(reports, key=lambda f: f.path):
-            h.update(f"{f.path}\0{f.sha256}\n".encode())
+        for ff in sorted(scan.posted, key=lambda f: f.sha256):
+            h.update(f"{ff.sha256}\n".encode())
         sha = h.hexdigest()
+    collector = scan.collector
     matches = sorted(collector.best.values(), key=lambda m: (m.file, m.record, m.member))
     refs = index.refs(np.asarray([m.member for m in matches], dtype=np.int64))
     rows = [
         MatchRow(ref, m.method, m.score, m.file, m.record)
         for ref, m in zip(refs, matches, strict=True)
     ]
-    fingerprint = {"sha256_files": sorted(f.sha256 for f in reports)}
-    total_bytes = sum(f.bytes for f in reports)
-    earlier = seen_before(store.db, sha)
+    sketch = scan.fingerprints.sketch
+    tlsh_files = sorted({f.tlsh for f in [*scan.posted, *reports] if f.tlsh})
+    fingerprint = {
+        "sha256_files": sorted({f.sha256 for f in reports if f.sha256}),
+        "tlsh_files": tlsh_files,
+        "records": {
+            "hashed": sketch.records,
+            "distinct": sketch.distinct,
+            "distinct_exact": sketch.distinct_is_exact,
+            "sketch_values": int(sketch.values.size),
+            "sketch_k": sketch.k,
+        },
+    }
+    total_bytes = sum(f.size for f in scan.posted)
+    earlier = seen_before(store.db, sha, file_tlsh=tlsh_files, sketch=sketch)
     report = Report(
         cohort=cohort,
         cohort_size=index.size,
@@ -321,6 +350,7 @@ def check_dataset(
         cohort=cohort,
         members_matched=len(rows),
         fingerprint=fingerprint,
+        sketch=sketch,
     )
     report.seconds = time.monotonic() - started
     return report

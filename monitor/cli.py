@@ -7,6 +7,7 @@ exits 0 when no member was found and 1 when members were found.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import sys
@@ -178,6 +179,68 @@ def check_dataset_cmd(
     click.echo(report.render_json() if as_json else report.render_text())
     if report.matches:
         raise SystemExit(EXIT_FOUND)
+
+
+@cli.group()
+def datasets() -> None:
+    """Datasets scanned before: fingerprints and what they resemble (no content)."""
+
+
+@datasets.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
+@click.pass_obj
+def datasets_list(obj: Context, as_json: bool) -> None:
+    """Every dataset scanned, oldest first."""
+    from matchers.history import list_datasets
+
+    rows = list_datasets(obj.db)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no datasets scanned yet")
+        return
+    click.echo(f"{'id':>5}  {'first seen':<25} {'sha256':<14} {'MB':>9} {'records':>11} "
+               f"{'files':>5}  {'cohort':<16} {'matched':>7}")
+    for r in rows:
+        click.echo(f"{r['id']:>5}  {r['first_seen']:<25} {r['sha256'][:12]:<14} "
+                   f"{r['bytes'] / 1e6:>9.1f} {r['records']:>11,} {r['files']:>5}  "
+                   f"{r['cohort']:<16} {r['members_matched']:>7}")
+
+
+@datasets.command("show")
+@click.argument("dataset_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.pass_obj
+def datasets_show(obj: Context, dataset_id: int, as_json: bool) -> None:
+    """One dataset: fingerprint, and the earlier datasets it resembles."""
+    from matchers.history import dataset_row
+
+    row = dataset_row(obj.db, dataset_id)
+    if row is None:
+        raise CohortwatchError(
+            f"no dataset {dataset_id}; `cohortwatch datasets list` shows the ids"
+        )
+    if as_json:
+        click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    rec = row["fingerprint"].get("records", {})
+    click.echo(f"dataset {row['id']}  first seen {row['first_seen']}  cohort {row['cohort']}")
+    click.echo(f"  sha256:   {row['sha256']}")
+    click.echo(f"  size:     {row['bytes']:,} bytes, {row['files']} file(s), "
+               f"{row['records']:,} records ({rec.get('distinct', 0):,} distinct)")
+    click.echo(f"  matched:  {row['members_matched']} cohort member(s)")
+    for t in row["fingerprint"].get("tlsh_files", []):
+        click.echo(f"  tlsh:     {t}")
+    if not row["seen_before"]:
+        click.echo("  seen before: no")
+    for e in row["seen_before"]:
+        extra = ""
+        if "similarity" in e and e["relation"] != "identical":
+            extra = (f" (jaccard {e['similarity']:.2f}, {e['containment']:.0%} of this in "
+                     f"it, {e.get('contained', 0):.0%} of it in this)")
+        click.echo(f"  seen before: dataset {e['id']} {e['relation']}{extra}, "
+                   f"first seen {e['first_seen']}")
 
 
 @cli.command()

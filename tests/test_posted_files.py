@@ -340,3 +340,48 @@ def test_email_attachment_is_scanned_as_a_file(posted: dict[str, Posted]) -> Non
     found = _found(case)
     assert set(found) == {p.ref for p in case.members}
     assert set(found.values()) == {"proof.eml/attachment-1.csv"}, found
+
+
+def test_reposts_are_recognised_by_their_records(tmp_path: Path) -> None:
+    """A sample posted first, the full dump later as SQL with columns reordered, then the
+    same dump again: each scan names the earlier ones and how they relate."""
+    people = make_people(900, seed=17)
+    write_people_csv(tmp_path / "cohort.csv", people[:100])
+    state = tmp_path / "state"
+    assert run("init", state=state).returncode == 0
+    assert run("cohort", "enroll", tmp_path / "cohort.csv", "--name", "s",
+               state=state).returncode == 0
+    dump = people[50:850]
+    (tmp_path / "sample.csv").write_bytes(_csv(dump[:80]))
+    reordered = [
+        "({}, '{}', '{}', '{}')".format(
+            i, display_name(p).replace("'", "''"), p.dob.isoformat(), p.bsn
+        )
+        for i, p in enumerate(dump, start=1)
+    ]
+    (tmp_path / "full.sql").write_text(
+        "-- MySQL dump 10.13\nCREATE TABLE `t` (`nr` int, `name` text, `born` date, "
+        "`sofinummer` text);\nINSERT INTO `t` (`nr`, `name`, `born`, `sofinummer`) VALUES "
+        + ",".join(reordered) + ";\n",
+        encoding="utf-8",
+    )
+    first = run("check-dataset", tmp_path / "sample.csv", "--json", state=state)
+    second = run("check-dataset", tmp_path / "full.sql", "--json", state=state)
+    third = run("check-dataset", tmp_path / "full.sql", "--json", state=state)
+    assert first.json()["dataset"]["seen_before"] == []
+    (earlier,) = second.json()["dataset"]["seen_before"]
+    # The full dump adds a row number and orders the columns otherwise: the people are
+    # the same, and the sample (80 of 800) is a part of it.
+    assert earlier["id"] == first.json()["dataset"]["id"]
+    assert earlier["relation"] == "contains", earlier
+    assert earlier["contained"] >= 0.9 and earlier["similarity"] < 0.2, earlier
+    relations = {e["id"]: e["relation"] for e in third.json()["dataset"]["seen_before"]}
+    assert relations[second.json()["dataset"]["id"]] == "identical"
+    listing = run("datasets", "list", "--json", state=state).json()
+    assert [d["id"] for d in listing] == [
+        r.json()["dataset"]["id"] for r in (first, second, third)
+    ]
+    shown = run("datasets", "show", str(third.json()["dataset"]["id"]), state=state)
+    assert shown.returncode == 0 and "identical" in shown.stdout, shown
+    missing = run("datasets", "show", "999", state=state)
+    assert missing.returncode == 2 and "datasets list" in missing.stderr

@@ -19,7 +19,7 @@ Everything is vectorised over pairs of (row, member) in bounded chunks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -65,27 +65,63 @@ class MemberMatch:
     record: int
 
 
-@dataclass
 class MatchCollector:
-    """Best match per member across every batch and file of a dataset."""
+    """Best match per member across every batch and file of a dataset.
 
-    best: dict[int, MemberMatch] = field(default_factory=dict)
-    records_matched: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METHODS, 0))
+    Kept in numpy arrays over the cohort (17 bytes a member) and updated per batch
+    without a Python step per row: a BSN dump can hold millions of member rows. Order of
+    preference: highest score, then the most authoritative method, then the earliest
+    location (files in the order they were scanned, then record number).
+    """
+
+    def __init__(self, cohort_size: int) -> None:
+        self.records_matched: dict[str, int] = dict.fromkeys(METHODS, 0)
+        self._score = np.full(cohort_size, -1.0, dtype=np.float32)
+        self._rank = np.zeros(cohort_size, dtype=np.int8)
+        self._file = np.zeros(cohort_size, dtype=np.int32)
+        self._record = np.zeros(cohort_size, dtype=np.int64)
+        self._files: dict[str, int] = {}
 
     def offer(
         self, members: np.ndarray, method: str, scores: np.ndarray, file: str, records: np.ndarray
     ) -> None:
-        self.records_matched[method] += int(members.size)
-        for m, s, r in zip(members.tolist(), scores.tolist(), records.tolist(), strict=True):
-            self._keep(MemberMatch(m, method, round(s, 4), file, r))
+        """Consider these (member, score, record) matches of one file."""
+        n = int(members.size)
+        self.records_matched[method] += n
+        if not n:
+            return
+        fid = self._files.setdefault(file, len(self._files))
+        rank = _RANK[method]
+        score = np.round(np.asarray(scores, dtype=np.float64), 4).astype(np.float32)
+        # Within the offer: per member the best score, then the earliest record.
+        order = np.lexsort((records, -score, members))
+        m, sc, rec = members[order], score[order], records[order]
+        first = np.ones(m.size, dtype=bool)
+        first[1:] = m[1:] != m[:-1]
+        m, sc, rec = m[first], sc[first], rec[first]
+        cur_s, cur_r = self._score[m], self._rank[m]
+        cur_f, cur_rec = self._file[m], self._record[m]
+        earlier = (fid < cur_f) | ((fid == cur_f) & (rec < cur_rec))
+        better = (sc > cur_s) | ((sc == cur_s) & ((rank > cur_r) | ((rank == cur_r) & earlier)))
+        take = m[better]
+        self._score[take] = sc[better]
+        self._rank[take] = rank
+        self._file[take] = fid
+        self._record[take] = rec[better]
 
-    def _keep(self, new: MemberMatch) -> None:
-        # Highest score, then the most authoritative method, then the earliest location.
-        cur = self.best.get(new.member)
-        if cur is None or (new.score, _RANK[new.method], cur.file, cur.record) > (
-            cur.score, _RANK[cur.method], new.file, new.record
-        ):
-            self.best[new.member] = new
+    @property
+    def best(self) -> dict[int, MemberMatch]:
+        """member -> its best match."""
+        names = {i: f for f, i in self._files.items()}
+        methods = {r: m for m, r in _RANK.items()}
+        members = np.flatnonzero(self._score >= 0)
+        return {
+            m: MemberMatch(m, methods[r], round(s, 4), names[f], rec)
+            for m, r, s, f, rec in zip(
+                members.tolist(), self._rank[members].tolist(), self._score[members].tolist(),
+                self._file[members].tolist(), self._record[members].tolist(), strict=True,
+            )
+        }
 
 
 @dataclass

@@ -265,6 +265,8 @@ def cell_text(value: object) -> str | None:
 
 def flatten_json(obj: dict[str, object], prefix: str = "", depth: int = 0) -> dict[str, str | None]:
     """A JSON object as one row: nested objects become dotted columns (``address.city``)."""
+    if not prefix and all(v is None or type(v) is str for v in obj.values()):
+        return obj  # type: ignore[return-value]  # already a flat row of text (the usual case)
     row: dict[str, str | None] = {}
     for key, value in obj.items():
         name = f"{prefix}.{key}" if prefix else str(key)

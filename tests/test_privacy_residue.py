@@ -177,6 +177,10 @@ def residue(tmp_path_factory: pytest.TempPathFactory) -> Residue:
     write_rows(inputs / "names-only.csv", ["naam", "woonplaats"],
                [[display_name(p), "Utrecht"] for p in outsiders[:20]])
     input_files = sorted(str(p.relative_to(inputs)) for p in inputs.rglob("*"))
+    posted = base / "posted"  # what leakers post: archives, dumps, documents (see below)
+    posted.mkdir()
+    _write_posted(posted, cohort[140:200], outsiders[300:])
+    posted_files = sorted(str(p.relative_to(posted)) for p in posted.rglob("*"))
 
     steps: dict[str, Result] = {}
 
@@ -196,6 +200,8 @@ def residue(tmp_path_factory: pytest.TempPathFactory) -> Residue:
         "check_vv": ["-vv", "check-dataset", dump, inputs / "leak.csv", "--cohort",
                      "screening", "--json"],
         "check_error": ["check-dataset", inputs / "names-only.csv", "--cohort", "screening"],
+        "check_posted": ["-vv", "check-dataset", posted, "--cohort", "screening", "--json",
+                         "--password", POSTED_PASSWORD],
     }
     for name, result in zip(parallel, run_many(parallel.values(), state=state, env=env,
                                                cwd=dirs["cwd"]), strict=True):
@@ -212,19 +218,94 @@ def residue(tmp_path_factory: pytest.TempPathFactory) -> Residue:
         scanner.add(*person_values(p))
     for row in leak_rows:
         scanner.add(*row)
+    assert sorted(str(p.relative_to(posted)) for p in posted.rglob("*")) == posted_files
     return Residue(base, state, dirs["tmp"], dirs["home"], dirs["cwd"], dirs["out"], inputs,
                    input_files, steps, scanner)
+
+
+POSTED_PASSWORD = "gepubliceerd-wachtwoord"  # noqa: S105 - the test archive's password
+
+
+def _write_posted(d: Path, members: list[Person], others: list[Person]) -> None:
+    """One file of every kind check-dataset reads beyond plain tables, each holding
+    cohort members and outsiders."""
+    import io
+    import tarfile
+    import zipfile
+    from email.message import EmailMessage
+
+    import py7zr
+    import pyzipper
+    from fpdf import FPDF
+    from test_documents import docx_xml, write_docx
+
+    groups = [members[i::8] + others[i::8] for i in range(8)]
+
+    def csv_bytes(people: list[Person]) -> bytes:
+        return ("bsn;naam;geboortedatum\n" + "".join(
+            f"{p.bsn};{display_name(p)};{p.dob:%d-%m-%Y}\n" for p in people)).encode()
+
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w:gz") as tf:
+        data = csv_bytes(groups[0])
+        info = tarfile.TarInfo("export/klanten.csv")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    with zipfile.ZipFile(d / "proof.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("export.tar.gz", tar.getvalue())
+    with pyzipper.AESZipFile(d / "aes.zip", "w", compression=pyzipper.ZIP_DEFLATED,
+                             encryption=pyzipper.WZ_AES) as zf:
+        zf.setpassword(POSTED_PASSWORD.encode())
+        zf.writestr("patienten.csv", csv_bytes(groups[1]))
+    with py7zr.SevenZipFile(d / "deel.7z", "w", password=POSTED_PASSWORD) as sz:
+        sz.writestr(csv_bytes(groups[2]), "deel/uitslagen.csv")
+    values = ",".join(
+        "({}, '{}', '{}', '{}')".format(i, p.bsn, display_name(p).replace("'", "''"),
+                                        p.dob.isoformat())
+        for i, p in enumerate(groups[3], start=1))
+    (d / "dump.sql").write_text(
+        "-- MySQL dump 10.13\nCREATE TABLE `p` (`id` int, `bsn` char(9), `naam` text, "
+        f"`geboortedatum` date);\nINSERT INTO `p` VALUES {values};\n", encoding="utf-8")
+    wb = openpyxl.Workbook()
+    wb.active.title = "Titel"
+    wb.active.append(["Export"])
+    sheet = wb.create_sheet("Data")
+    sheet.append(["BSN", "Naam", "Geboortedatum"])
+    for p in groups[4]:
+        sheet.append([p.bsn, display_name(p), p.dob])
+    wb.save(d / "export.xlsx")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=10)
+    for p in groups[5]:
+        name = display_name(p).encode("latin-1", "replace").decode("latin-1")
+        pdf.multi_cell(0, 5, f"Patient: {name}\nGeboortedatum: {p.dob:%d-%m-%Y}\nBSN: {p.bsn}",
+                       new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(d / "rapport.pdf"))
+    write_docx(d / "brief.docx", docx_xml(
+        [f"Naam: {display_name(p)}, geb. {p.dob:%d-%m-%Y}, BSN {p.bsn}" for p in groups[6]]))
+    msg = EmailMessage()
+    msg["Subject"], msg["From"], msg["To"] = "data", "a@example.invalid", "b@example.invalid"
+    msg.set_content("Zie bijlage.")
+    msg.add_attachment(csv_bytes(groups[7]), maintype="text", subtype="csv",
+                       filename="bijlage.csv")
+    (d / "mail.eml").write_bytes(msg.as_bytes())
 
 
 def test_every_command_ran(residue: Residue) -> None:
     """The scan below is only meaningful if the commands did their work."""
     expected = {"init": 0, "enroll": 0, "enroll_second": 0, "list": 0, "check_human": 1,
-                "check_json": 1, "check_vv": 1, "check_error": 2, "remove": 0, "list_after": 0}
+                "check_json": 1, "check_vv": 1, "check_error": 2, "remove": 0, "list_after": 0,
+                "check_posted": 1}
     for name, code in expected.items():
         assert residue.results[name].returncode == code, residue.results[name]
     report = residue.results["check_json"].json()
     assert report["summary"]["members_matched"] >= 100
     assert len(report["dataset"]["files"]) == 3
+    posted = residue.results["check_posted"].json()
+    scanned = {f["path"] for f in posted["dataset"]["files"] if f["status"] == "scanned"}
+    assert len(scanned) == 9, posted["dataset"]["files"]  # every kind was read
+    assert posted["summary"]["members_matched"] >= 40
     assert "second" in residue.results["list"].stdout
     assert "second" not in residue.results["list_after"].stdout
 

@@ -517,3 +517,60 @@ def test_arbitrary_bytes_raise_only_our_errors(tmp_path: Path, data: bytes) -> N
             _rows(reader)
         except CohortwatchError:
             pass
+
+
+def test_ods_spreadsheet_is_read_by_content(tmp_path: Path) -> None:
+    """An OpenDocument spreadsheet (LibreOffice's format), built by hand: a zip whose first
+    entry is its mimetype, with the table in content.xml."""
+    import zipfile
+
+    rows = [["BSN", "Naam", "Geboortedatum"], ["123456782", "Jan de Vries", "1975-03-12"],
+            ["", "Zoë Bakker", "1980-01-02"]]
+
+    def cell(v: str) -> str:
+        if not v:
+            return "<table:table-cell/>"
+        return (f'<table:table-cell office:value-type="string"><text:p>{v}</text:p>'
+                "</table:table-cell>")
+
+    body = "".join("<table:table-row>" + "".join(cell(v) for v in r) + "</table:table-row>"
+                   for r in rows)
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        '<office:body><office:spreadsheet><table:table table:name="Blad1">'
+        f"{body}</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+        'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    path = tmp_path / "export.bin"  # the name says nothing
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet",
+                    compress_type=zipfile.ZIP_STORED)
+        zf.writestr("content.xml", content)
+        zf.writestr("META-INF/manifest.xml", manifest)
+    reader = open_table(path)
+    assert reader.format == "ods"
+    assert reader.columns == ["BSN", "Naam", "Geboortedatum"]
+    batches = list(reader.batches())
+    assert [b.table for b in batches] == ["Blad1"]
+    got = batches[0].data.to_pylist()
+    assert got == [
+        {"BSN": "123456782", "Naam": "Jan de Vries", "Geboortedatum": "1975-03-12"},
+        {"BSN": None, "Naam": "Zoë Bakker", "Geboortedatum": "1980-01-02"},
+    ]
+
+
+def test_old_office_file_that_is_no_workbook_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "brief.doc"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4096))
+    with pytest.raises(UnreadableDatasetError, match="not a workbook"):
+        list(open_table(path).batches())

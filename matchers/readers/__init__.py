@@ -24,7 +24,7 @@ from matchers.readers.jsonarray import JsonArrayReader
 from matchers.readers.jsonlines import JsonLinesReader
 from matchers.readers.sniff import binary_reason, decode, detect_encoding, read_head
 from matchers.readers.sqldump import SqlDumpReader, sniff_sql
-from matchers.readers.xlsx import XlsxReader, is_xlsx
+from matchers.readers.xlsx import XlsxReader, spreadsheet_kind
 
 __all__ = [
     "DelimitedReader",
@@ -92,14 +92,20 @@ def open_table(
             f"{name}: cannot be read ({exc.strerror or 'I/O error'})"
         ) from exc
     if head.startswith(b"PK\x03\x04"):
-        if is_xlsx(path):
-            return XlsxReader(path, display_name=name, limits=limits)
+        kind = spreadsheet_kind(path)
+        if kind:
+            reader = XlsxReader(path, display_name=name, limits=limits)
+            reader.format = kind
+            return reader
         raise _not_a_table(name, "a zip archive")
     encoding = detect_encoding(head)
     text = decode(head[encoding.bom :], encoding.codec)
     reason = binary_reason(head, text)
     if reason == "an old-style Office document":
-        raise _not_a_table(name, "an old .xls workbook; save it as .xlsx or CSV")
+        # An .xls workbook, or a .doc/.ppt (which the workbook reader refuses).
+        reader = XlsxReader(path, display_name=name, limits=limits)
+        reader.format = "xls"
+        return reader
     if reason:
         raise _not_a_table(name, reason)
     kind = _json_kind(text)

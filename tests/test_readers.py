@@ -574,3 +574,26 @@ def test_old_office_file_that_is_no_workbook_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4096))
     with pytest.raises(UnreadableDatasetError, match="not a workbook"):
         list(open_table(path).batches())
+
+
+def test_json_lines_fast_path_hands_over_mid_file(tmp_path: Path) -> None:
+    """Flat text records go through pyarrow; a number, a nested object and a malformed line
+    past its first block make the row reader take over, with nothing lost or repeated."""
+    lines = [json.dumps({"bsn": f"{i:09d}", "naam": f"persoon {i} " + "x" * 60})
+             for i in range(80_000)]  # ~7 MB: the odd lines come after the first 4 MiB block
+    lines[70_000] = '{"bsn": 70000, "naam": "a number"}'
+    lines[70_001] = '{"bsn": "70001", "adres": {"postcode": "1234 AB"}}'
+    lines[70_002] = '{"bsn": "70002", broken'
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    reader = open_table(path)
+    batches = list(reader.batches())
+    firsts = [b.first_record for b in batches]
+    sizes = [b.data.num_rows for b in batches]
+    assert firsts == [1 + sum(sizes[:k]) for k in range(len(sizes))]  # no gaps, no repeats
+    rows = [r for b in batches for r in b.data.to_pylist()]
+    assert len(rows) == 79_999 and reader.stats.records == 79_999
+    assert reader.stats.skip_reasons == {"malformed JSON line": 1}
+    assert [r["bsn"] for r in rows[69_999:70_003]] == ["000069999", "70000", "70001", "000070003"]
+    assert rows[70_001].get("adres.postcode") == "1234 AB"
+    assert rows[-1]["bsn"] == "000079999"

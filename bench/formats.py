@@ -75,14 +75,22 @@ def write_jsonl(src: Path, dst: Path) -> None:
 
 
 def write_xlsx(src: Path, dst: Path) -> None:
+    """As Excel writes a sheet: numbers as numbers (a BSN loses its leading zero), dates as
+    dates, text in the shared-strings table (openpyxl's normal mode; its write-only mode
+    writes inline strings, which no Excel export has and which read 2x slower)."""
+    import datetime
+
     import openpyxl
 
     header, rows = _csv_rows(src)
-    wb = openpyxl.Workbook(write_only=True)
-    sheet = wb.create_sheet("export")
+    wb = openpyxl.Workbook()
+    sheet = wb.active
+    sheet.title = "export"
     sheet.append(header)
     for r in rows:
-        sheet.append(r)
+        d, m, y = r[3].split("-")
+        sheet.append([int(r[0]), int(r[1]), r[2], datetime.date(int(y), int(m), int(d)),
+                      r[4], r[5]])
     wb.save(dst)
 
 

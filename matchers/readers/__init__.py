@@ -22,7 +22,7 @@ from matchers.readers.base import ReaderLimits, ReadStats, TableBatch, TableRead
 from matchers.readers.delimited import DelimitedReader
 from matchers.readers.jsonarray import JsonArrayReader
 from matchers.readers.jsonlines import JsonLinesReader
-from matchers.readers.sniff import binary_reason, decode, detect_encoding, read_head
+from matchers.readers.sniff import binary_reason, decode, detect_encoding, read_head_or_fail
 from matchers.readers.sqldump import SqlDumpReader, sniff_sql
 from matchers.readers.xlsx import XlsxReader, spreadsheet_kind
 
@@ -85,12 +85,7 @@ def open_table(
     """
     path = Path(path)
     name = display_name or path.name
-    try:
-        head = read_head(path, _HEAD)
-    except OSError as exc:
-        raise UnreadableDatasetError(
-            f"{name}: cannot be read ({exc.strerror or 'I/O error'})"
-        ) from exc
+    head = read_head_or_fail(path, _HEAD, name)
     if head.startswith(b"PK\x03\x04"):
         kind = spreadsheet_kind(path)
         if kind:

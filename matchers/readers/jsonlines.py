@@ -57,15 +57,19 @@ class JsonLinesReader(RowReader):
             return
         self.stats.reset()
         handed = 0
-        try:
-            for data in self._fast_stream():
-                batch = TableBatch(data, handed + 1)
-                handed += data.num_rows
-                self.stats.records = handed
-                yield batch
-            return
-        except (pa.ArrowException, ValueError, OSError):
-            pass  # not for the fast path after all: go on row by row below
+        fast = self._fast_stream()
+        while True:
+            try:
+                data = next(fast, None)
+            except (pa.ArrowException, ValueError, OSError):
+                break  # not for the fast path after all: on row by row below
+            if data is None:
+                return
+            batch = TableBatch(data, handed + 1)
+            handed += data.num_rows
+            self.stats.records = handed
+            yield batch
+        fast.close()
         fast, seen = handed, 0  # records the fast path handed out; row-reader records seen
         for batch in super().batches():
             n = batch.data.num_rows

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from matchers.errors import UnreadableDatasetError
+
 __all__ = [
     "DELIMITERS",
     "FALLBACK_ERRORS",
@@ -33,6 +35,7 @@ __all__ = [
     "detect_encoding",
     "looks_like_header",
     "read_head",
+    "read_head_or_fail",
     "sniff_dialect",
 ]
 
@@ -75,6 +78,19 @@ def read_head(path: Path, size: int) -> bytes:
     """The first ``size`` bytes of a file (fewer when it is shorter)."""
     with path.open("rb") as handle:
         return handle.read(size)
+
+
+def read_head_or_fail(path: Path, size: int, name: str) -> bytes:
+    """:func:`read_head`, for a reader about to decide what a file is.
+
+    :raises UnreadableDatasetError: the file cannot be opened or read (named ``name``).
+    """
+    try:
+        return read_head(path, size)
+    except OSError as exc:
+        raise UnreadableDatasetError(
+            f"{name}: cannot be read ({exc.strerror or 'I/O error'})"
+        ) from exc
 
 
 def detect_encoding(head: bytes) -> Encoding:

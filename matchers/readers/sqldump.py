@@ -84,7 +84,7 @@ from matchers.readers.base import (
     unique_names,
 )
 from matchers.readers.jsonlines import open_text
-from matchers.readers.sniff import Encoding, decode, detect_encoding, read_head
+from matchers.readers.sniff import Encoding, decode, detect_encoding, read_head_or_fail
 
 __all__ = [
     "CHUNK_CHARS",
@@ -1201,12 +1201,7 @@ def read_sql_dump(
     """
     path = Path(path)
     name = display_name or path.name
-    try:
-        head = read_head(path, HEAD_BYTES)
-    except OSError as exc:
-        raise UnreadableDatasetError(
-            f"{name}: cannot be read ({exc.strerror or 'I/O error'})"
-        ) from exc
+    head = read_head_or_fail(path, HEAD_BYTES, name)
     encoding = detect_encoding(head)
     if dialect is None:
         dialect = sniff_sql(decode(head[encoding.bom :], encoding.codec))

@@ -33,7 +33,7 @@ from matchers.readers.base import (
     unique_names,
 )
 
-__all__ = ["XlsxReader", "is_xlsx", "spreadsheet_kind"]
+__all__ = ["XlsxReader", "spreadsheet_kind"]
 
 _HEADER_SCAN = 30  # rows searched for a header below titles and blank lines
 
@@ -50,11 +50,6 @@ def spreadsheet_kind(path: Path) -> str | None:
     except (zipfile.BadZipFile, OSError, ValueError, KeyError):
         return None
     return None
-
-
-def is_xlsx(path: Path) -> bool:
-    """Whether the file is a zip holding an Excel workbook (by content, not name)."""
-    return spreadsheet_kind(path) == "xlsx"
 
 
 _ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"

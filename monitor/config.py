@@ -17,6 +17,9 @@ from matchers.archives import ArchiveLimits
 from matchers.engine import MatchSettings
 from matchers.errors import ConfigError
 from matchers.readers.base import ReaderLimits
+from monitor.crawl.crawler import CrawlerSettings
+from monitor.tor.settings import TorSettings, load_tor_settings
+from monitor.watchlist import WatchlistSettings, load_watchlist
 
 __all__ = ["Config", "load_config"]
 
@@ -37,6 +40,9 @@ class Config:
     limits: ReaderLimits = field(default_factory=ReaderLimits)
     bloom: BloomSettings = field(default_factory=BloomSettings)
     archives: ArchiveLimits = field(default_factory=ArchiveLimits)
+    tor: TorSettings = field(default_factory=TorSettings)
+    crawler: CrawlerSettings = field(default_factory=CrawlerSettings)
+    watchlist: WatchlistSettings = field(default_factory=WatchlistSettings)
 
 
 def _section(cls: type, data: Any, where: str, source: str) -> Any:
@@ -86,6 +92,7 @@ def load_config(option: str | None) -> Config:
         "limits": ReaderLimits,
         "bloom": BloomSettings,
         "archives": ArchiveLimits,
+        "crawler": CrawlerSettings,
     }
     kwargs: dict[str, Any] = {"source": str(path)}
     for key, value in data.items():
@@ -95,8 +102,12 @@ def load_config(option: str | None) -> Config:
             kwargs["key_file"] = Path(value)
         elif key in sections:
             kwargs[key] = _section(sections[key], value, key, str(path))
+        elif key == "tor":
+            kwargs["tor"] = load_tor_settings(value, str(path))
+        elif key == "watchlist":
+            kwargs["watchlist"] = load_watchlist(value, "watchlist", str(path))
         else:
-            known = ", ".join(["key_file", *sections])
+            known = ", ".join(["key_file", *sections, "tor", "watchlist"])
             raise ConfigError(f"{path}: at '{key}': unknown key (known: {known})")
     cfg = Config(**kwargs)
     m = cfg.matching

@@ -39,9 +39,17 @@ class Context:
 
     @cached_property
     def store(self) -> CohortStore:
+        return self._cohort_store(self.db)
+
+    def open_cohort_store(self) -> CohortStore:
+        """A cohort store on a connection of its own, for a worker thread; the caller
+        closes ``store.db.conn``."""
+        return self._cohort_store(open_db(self.state_dir))
+
+    def _cohort_store(self, db: sqlite_utils.Database) -> CohortStore:
         key = self.key
         encoder = RecordEncoder(key, bloom_bits=self.config.bloom.bits, bloom_k=self.config.bloom.k)
-        return CohortStore(self.db, key, encoder)
+        return CohortStore(db, key, encoder)
 
     def close(self) -> None:
         for close in self._closers:

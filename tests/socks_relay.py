@@ -45,7 +45,9 @@ class SocksRelay:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await self._serve(reader, writer)
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            # Cancelled when the relay stops: swallowed, or 3.11's start_server callback
+            # logs it as an error.
             pass
         finally:
             writer.close()

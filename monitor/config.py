@@ -18,6 +18,9 @@ from matchers.engine import MatchSettings
 from matchers.errors import ConfigError
 from matchers.readers.base import ReaderLimits
 from monitor.crawl.crawler import CrawlerSettings
+from monitor.sites.load import CONFIG_KEYS as SITE_KEYS
+from monitor.sites.load import load_config_sites
+from monitor.sites.model import Site
 from monitor.tor.settings import TorSettings, load_tor_settings
 from monitor.watchlist import WatchlistSettings, load_watchlist
 
@@ -40,6 +43,8 @@ class Config:
     limits: ReaderLimits = field(default_factory=ReaderLimits)
     bloom: BloomSettings = field(default_factory=BloomSettings)
     archives: ArchiveLimits = field(default_factory=ArchiveLimits)
+    sites: tuple[Site, ...] = ()
+    sites_dir: Path | None = None
     tor: TorSettings = field(default_factory=TorSettings)
     crawler: CrawlerSettings = field(default_factory=CrawlerSettings)
     watchlist: WatchlistSettings = field(default_factory=WatchlistSettings)
@@ -74,6 +79,7 @@ def load_config(option: str | None) -> Config:
     """Read ``--config``, else ``$COHORTWATCH_CONFIG``, else built-in defaults.
 
     :raises ConfigError: unreadable file, bad TOML, unknown key or wrong type.
+    :raises SiteConfigError: an invalid site definition (see :mod:`monitor.sites.load`).
     """
     name = option or os.environ.get("COHORTWATCH_CONFIG")
     if not name:
@@ -95,6 +101,7 @@ def load_config(option: str | None) -> Config:
         "crawler": CrawlerSettings,
     }
     kwargs: dict[str, Any] = {"source": str(path)}
+    kwargs.update(load_config_sites(data, path))  # [sites.NAME] tables and sites_dir/*.toml
     for key, value in data.items():
         if key == "key_file":
             if not isinstance(value, str):
@@ -106,8 +113,8 @@ def load_config(option: str | None) -> Config:
             kwargs["tor"] = load_tor_settings(value, str(path))
         elif key == "watchlist":
             kwargs["watchlist"] = load_watchlist(value, "watchlist", str(path))
-        else:
-            known = ", ".join(["key_file", *sections, "tor", "watchlist"])
+        elif key not in SITE_KEYS:
+            known = ", ".join(["key_file", *sections, "tor", "watchlist", *SITE_KEYS])
             raise ConfigError(f"{path}: at '{key}': unknown key (known: {known})")
     cfg = Config(**kwargs)
     m = cfg.matching

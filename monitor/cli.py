@@ -243,6 +243,76 @@ def datasets_show(obj: Context, dataset_id: int, as_json: bool) -> None:
                    f"first seen {e['first_seen']}")
 
 
+@cli.group()
+def sites() -> None:
+    """Leak-site definitions: list them, and check a parser against a saved page."""
+
+
+def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None):
+    """``--now``: an ISO 8601 time (UTC when it has no zone), for reproducible countdowns."""
+    if value is None:
+        return None
+    import datetime as dt
+
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("expected an ISO 8601 time, e.g. 2025-07-06T12:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+@sites.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
+@click.pass_obj
+def sites_list(obj: Context, as_json: bool) -> None:
+    """The configured sites: parser, mirrors, interval, download policy, file."""
+    from monitor.sites.check import sites_table
+
+    rows = sites_table(obj.config.sites)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no sites configured ([sites.NAME] tables in the configuration, or "
+                   "*.toml files in its sites/ directory)")
+        return
+    click.echo(f"{'name':<20} {'parser':<7} {'mirrors':>7} {'interval':>9} {'download':<10} "
+               f"{'detail':<6} source")
+    for r in rows:
+        name = r["name"] + ("" if r["enabled"] else " (off)")
+        click.echo(f"{name:<20} {r['parser']:<7} {len(r['mirrors']):>7} "
+                   f"{r['interval']:>8.0f}s {r['download']:<10} "
+                   f"{'yes' if r['detail'] else 'no':<6} {r['source']}")
+
+
+@sites.command("check")
+@click.argument("name")
+@click.option("--file", "file", required=True, metavar="PAGE",
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="The saved page (HTML as saved by Tor Browser, or a JSON response).")
+@click.option("--url", metavar="URL", help="The URL the page was saved from (resolves "
+              "relative links; default: the site's listing URL on its first mirror).")
+@click.option("--detail", is_flag=True, help="The page is a post's own page: apply the "
+              "detail selectors.")
+@click.option("--now", metavar="TIME", callback=_parse_now,
+              help="Read countdowns and \"3 days ago\" relative to this ISO time "
+              "(default: now).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout "
+              "(schema cohortwatch.sites-check/1).")
+@click.pass_obj
+def sites_check(obj: Context, name: str, file: Path, url: str | None, detail: bool,
+                now, as_json: bool) -> None:
+    """Run the site's parser on a saved page and show what it extracts. Exit 0: posts (or
+    detail fields) found; 1: none (the status says empty or blocked, and why); 2: error."""
+    from monitor.sites.check import check_saved_page, find_site, render_json, render_text
+
+    site = find_site(obj.config.sites, name)
+    result = check_saved_page(site, file, url=url, detail=detail, now=now)
+    click.echo(render_json(result) if as_json else render_text(result))
+    if result.result.status != "ok":
+        raise SystemExit(EXIT_FOUND)
+
+
 @cli.command()
 @click.option("--keep", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
               help="Keep the generated files and state in DIR.")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import SiteConfigError
-from monitor.sites.model import Detail, Listing, ParsedPost, Site
+from monitor.sites.model import Detail, Listing, ParsedPost, PluginParserSpec, Site
 from monitor.sites.pages import listing_url
 from monitor.sites.parse import parse_detail, parse_listing
 
@@ -22,6 +22,7 @@ __all__ = ["CheckResult", "check_saved_page", "find_site", "render_json", "rende
            "sites_table"]
 
 SCHEMA = "cohortwatch.sites-check/1"
+_FIELDS = ("victim", "title", "link", "published", "deadline", "description", "files")
 
 
 @dataclass(frozen=True)
@@ -78,18 +79,33 @@ def _when(moment: datetime | None, raw: str | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC  ({raw!r})"
 
 
-def _post_lines(number: int, post: ParsedPost | Detail, link: str | None) -> list[str]:
-    lines = [f"{number:>3}. victim:      {post.victim or '-'}"]
-    lines.append(f"     title:       {post.title or '-'}")
+def _configured(site: Site, detail: bool) -> set[str]:
+    """Names of the fields the site's parser has a selector or path for."""
+    spec: Any = site.parser
+    if detail:
+        spec = getattr(spec, "detail", None)
+    if spec is None or isinstance(spec, PluginParserSpec):
+        return set(_FIELDS)
+    return {name for name in _FIELDS if getattr(spec, name, None) is not None}
+
+
+def _post_lines(number: int, post: ParsedPost | Detail, configured: set[str]) -> list[str]:
+    def show(name: str, value: str) -> str:
+        return value if name in configured else "(no selector)"
+
+    lines = [f"{number:>3}. victim:      {show('victim', post.victim or '-')}"]
+    lines.append(f"     title:       {show('title', post.title or '-')}")
     if isinstance(post, ParsedPost):
-        lines.append(f"     link:        {link or '-'}")
-    lines.append(f"     published:   {_when(post.published, post.published_raw)}")
-    lines.append(f"     deadline:    {_when(post.deadline, post.deadline_raw)}")
+        lines.append(f"     link:        {show('link', post.url or '-')}")
+    published = _when(post.published, post.published_raw)
+    deadline = _when(post.deadline, post.deadline_raw)
+    lines.append(f"     published:   {show('published', published)}")
+    lines.append(f"     deadline:    {show('deadline', deadline)}")
     description = post.description.replace("\n", " ")
     if len(description) > 100:
         description = description[:99] + "…"
-    lines.append(f"     description: {description or '-'}")
-    lines.append(f"     files:       {len(post.files)}")
+    lines.append(f"     description: {show('description', description or '-')}")
+    lines.append(f"     files:       {show('files', str(len(post.files)))}")
     lines += [f"       {f}" for f in post.files[:20]]
     if len(post.files) > 20:
         lines.append(f"       … and {len(post.files) - 20} more")
@@ -107,13 +123,14 @@ def render_text(check: CheckResult) -> str:
         out.append(f"  status:   {status} ({len(r.posts)} posts)")
         out.append(f"  next:     {r.next_url or '-'}")
         out.append("")
+        configured = _configured(check.site, detail=False)
         for i, post in enumerate(r.posts, 1):
-            out += _post_lines(i, post, post.url)
+            out += _post_lines(i, post, configured)
     else:
         out.append(f"  status:   {status}")
         out.append("")
         if r.status == "ok":
-            out += _post_lines(1, r, None)
+            out += _post_lines(1, r, _configured(check.site, detail=True))
     if r.warnings:
         out.append("")
         out.append("warnings:")

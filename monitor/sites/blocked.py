@@ -59,10 +59,10 @@ def text_gate_reason(title: str, text: str, extra: tuple[str, ...] = ()) -> str 
 
     ``extra`` are the site's own ``blocked_text`` phrases, matched anywhere in the text.
     """
-    title_l, text_l = title.lower(), text.lower()
-    for phrase in extra:
-        if phrase.lower() in title_l or phrase.lower() in text_l:
-            return f"page contains the site's blocked text {phrase!r}"
+    return _phrase_reason(title.lower(), text.lower()) or _extra_reason(title, text, extra)
+
+
+def _phrase_reason(title_l: str, text_l: str) -> str | None:
     short = len(text_l) <= SHORT_PAGE_CHARS
     for kind, phrases in _PHRASES:
         for phrase in phrases:
@@ -73,19 +73,28 @@ def text_gate_reason(title: str, text: str, extra: tuple[str, ...] = ()) -> str 
     return None
 
 
+def _extra_reason(title: str, text: str, extra: tuple[str, ...]) -> str | None:
+    title_l, text_l = title.lower(), text.lower()
+    for phrase in extra:
+        if phrase.lower() in title_l or phrase.lower() in text_l:
+            return f"page contains the site's blocked text {phrase!r}"
+    return None
+
+
 def gate_reason(soup: BeautifulSoup, text: str, extra: tuple[str, ...] = ()) -> str | None:
     """The gate a parsed HTML page looks like, or None. ``text`` is its visible text."""
     import soupsieve
 
     title_tag = soup.find("title")
     title = title_tag.get_text(" ", strip=True)[:500] if title_tag else ""
-    reason = text_gate_reason(title, text, extra)
+    reason = _phrase_reason(title.lower(), text.lower())
     if reason and not reason.startswith(("login", "error")):
         return reason
     if soupsieve.select_one(_CAPTCHA_CSS, soup) is not None:
         return "CAPTCHA: the page has a captcha form"
     if soupsieve.select_one("input[type=password i]", soup) is not None:
         return "login wall: the page asks for a password"
+    reason = reason or _extra_reason(title, text, extra)
     if reason:
         return reason
     if soup.find("meta", attrs={"http-equiv": lambda v: bool(v) and v.lower() == "refresh"}):

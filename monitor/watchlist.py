@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from matchers.errors import ConfigError
 from monitor.textfold import fold_org
@@ -137,36 +137,48 @@ class Watchlist:
         words = fold_org(text).split()
         if not words:
             return
+        runs = _Runs(words)
+        cutoff = self.settings.threshold * 100
         for term in self._terms:
-            score = _term_score(term, words)
+            score = _term_score(term, runs, cutoff)
             if score > 0:
                 yield WatchHit(term.entry, round(score / 100, 3), name, term.via)
 
 
-def _term_score(term: _Term, words: list[str]) -> float:
-    """Best similarity of ``term`` to any run of about as many words (0..100)."""
+class _Runs:
+    """The runs of ``n`` consecutive words of one text, spaced and squashed, made once per
+    size and shared by every term (a description is compared with a dozen terms)."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self._cache: dict[int, tuple[list[str], list[str]]] = {}
+
+    def of(self, n: int) -> tuple[list[str], list[str]]:
+        got = self._cache.get(n)
+        if got is None:
+            w = self.words
+            runs = [w[i:i + n] for i in range(max(1, len(w) - n + 1))]
+            got = ([" ".join(r) for r in runs], ["".join(r) for r in runs])
+            self._cache[n] = got
+        return got
+
+
+def _term_score(term: _Term, runs: _Runs, cutoff: float) -> float:
+    """Best similarity (0..100) of ``term`` to any run of about as many words, or 0 when
+    below ``cutoff``; rapidfuzz compares a term with all runs of one size in C."""
     if len(term.squashed) < _SHORT:
-        return 100.0 if term.folded in _runs_exact(words, term.words) else 0.0
+        return 100.0 if term.folded in runs.of(term.words)[0] else 0.0
     best = 0.0
-    n = term.words
-    sizes = {max(1, n - 1), n, n + 1}
-    for size in sizes:
-        for i in range(0, max(1, len(words) - size + 1)):
-            run = words[i:i + size]
-            window = " ".join(run)
-            score = fuzz.ratio(term.folded, window, score_cutoff=best or None)
-            squashed = "".join(run)
-            if squashed != window:
-                score = max(score, fuzz.ratio(term.squashed, squashed, score_cutoff=best or None))
-            if score > best:
-                best = score
-                if best == 100.0:
+    for size in sorted({max(1, term.words - 1), term.words, term.words + 1}):
+        spaced, squashed = runs.of(size)
+        for query, choices in ((term.folded, spaced), (term.squashed, squashed)):
+            hit = process.extractOne(query, choices, scorer=fuzz.ratio,
+                                     score_cutoff=max(cutoff, best))
+            if hit is not None and hit[1] > best:
+                best = hit[1]
+                if best >= 100.0:
                     return best
     return best
-
-
-def _runs_exact(words: list[str], n: int) -> set[str]:
-    return {" ".join(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
 
 
 def load_watchlist(data: Any, where: str, source: str) -> WatchlistSettings:

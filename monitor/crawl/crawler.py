@@ -275,6 +275,22 @@ class Crawler:
 
     async def _reconcile(self, site: Any, posts: list[Any], complete: bool, baseline: bool,
                          now: datetime, out: CrawlOutcome) -> None:
+        # Database work is done in two short transactions around the awaits (detail
+        # pages), so other sites' tasks never share this one's transaction.
+        with self.store.transaction():
+            new_ids, changed_ids, seen = self._apply_listing(site, posts, complete, baseline,
+                                                             now, out)
+        if self._detail_wanted(site):
+            for pid, post in new_ids:
+                await self._read_detail(site, post, pid, now)
+        with self.store.transaction():
+            for pid in [p for p, _ in new_ids] + changed_ids:
+                self._watch(site, self.store.post(pid), baseline, now, out)
+        await self._downloads(site, seen, now, out)
+
+    def _apply_listing(self, site: Any, posts: list[Any], complete: bool, baseline: bool,
+                       now: datetime, out: CrawlOutcome
+                       ) -> tuple[list[tuple[int, Any]], list[int], set[int]]:
         stored = self.store.posts(site.name)
         known = [KnownPost(r["id"], r["key"] or "", r["url_key"], r["published"],
                            bool(r["truncated"])) for r in stored]
@@ -282,17 +298,15 @@ class Crawler:
         ids = assign_posts(posts, known, threshold=self.settings.identity_threshold)
         stamp = now.isoformat(timespec="seconds")
         seen: set[int] = set()
+        new_ids: list[tuple[int, Any]] = []
+        changed_ids: list[int] = []
         for post, pid in zip(posts, ids, strict=True):
             fields = _post_fields(post)
             if pid is None:
                 pid = self.store.insert_post({**fields, "site": site.name, "first_seen": stamp,
                                               "last_seen": stamp, "baseline": int(baseline)})
                 out.new_posts += 1
-                row = self.store.post(pid)
-                if self._detail_wanted(site):
-                    await self._read_detail(site, post, pid, now)
-                    row = self.store.post(pid)
-                self._watch(site, row, baseline, now, out)
+                new_ids.append((pid, post))
             else:
                 row = by_id[pid]
                 changes = {k: v for k, v in fields.items() if v and v != row.get(k)}
@@ -308,10 +322,9 @@ class Crawler:
                                     data={**_event_post(site, {**row, **changes}),
                                           "removed_at": row["removed_at"]})
                 self.store.update_post(pid, **changes)
-                row = {**row, **changes}
                 if not row.get("watch_entry") and ({"victim", "title", "description"}
                                                    & changes.keys()):
-                    self._watch(site, self.store.post(pid), baseline, now, out)
+                    changed_ids.append(pid)
             seen.add(pid)
             self.store.add_files(pid, list(getattr(post, "files", ()) or ()))
         if complete:
@@ -320,7 +333,7 @@ class Crawler:
                 self.store.mark_removed(gone, now)
                 out.removed = len(gone)
                 log.info("posts removed", extra={"site": site.name, "count": len(gone)})
-        await self._downloads(site, seen, now, out)
+        return new_ids, changed_ids, seen
 
     def _detail_wanted(self, site: Any) -> bool:
         return bool(getattr(site, "has_detail", False))

@@ -18,8 +18,10 @@ fingerprint and match counts, through :mod:`matchers.history`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,12 +46,27 @@ class CrawlStore:
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
+        self._in_tx = False
         self._ensure_schema()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes into one transaction (a listing of 60 posts is one commit, not
+        180); writes outside it commit one by one. Not for use across an ``await``."""
+        if self._in_tx:
+            yield
+            return
+        self._in_tx = True
+        try:
+            with self.db.conn:
+                yield
+        finally:
+            self._in_tx = False
 
     def _ensure_schema(self) -> None:
         db = self.db
         tables = set(db.table_names())
-        with db.conn:
+        with self.transaction():
             if "crawl_sites" not in tables:
                 db["crawl_sites"].create({
                     "name": str, "state": str, "failures": int, "first_crawl": str,
@@ -99,7 +116,7 @@ class CrawlStore:
                     "last_success": None, "first_crawl": None}
 
     def update_site(self, name: str, **values: Any) -> None:
-        with self.db.conn:
+        with self.transaction():
             self.db["crawl_sites"].upsert({"name": name, **values}, pk="name")
 
     def mirrors(self, site: str) -> dict[str, dict[str, Any]]:
@@ -114,7 +131,7 @@ class CrawlStore:
         else:
             failures = int(old.get("failures") or 0) + 1
             row.update(state="down", failures=failures, last_error=(error or "")[:300])
-        with self.db.conn:
+        with self.transaction():
             self.db["crawl_mirrors"].upsert(row, pk=("site", "url"))
 
     # -- posts -------------------------------------------------------------------------
@@ -127,24 +144,24 @@ class CrawlStore:
 
     def insert_post(self, row: dict[str, Any]) -> int:
         row = {**row, "description": (row.get("description") or "")[:_DESCRIPTION_MAX]}
-        with self.db.conn:
+        with self.transaction():
             return int(self.db["posts"].insert(row).last_pk)
 
     def update_post(self, post_id: int, **values: Any) -> None:
         if values.get("description"):
             values["description"] = values["description"][:_DESCRIPTION_MAX]
-        with self.db.conn:
+        with self.transaction():
             self.db["posts"].update(post_id, values)
 
     def mark_removed(self, post_ids: list[int], when: datetime) -> None:
-        with self.db.conn:
+        with self.transaction():
             for pid in post_ids:
                 self.db["posts"].update(pid, {"removed_at": _iso(when)})
 
     # -- files ---------------------------------------------------------------------------
 
     def add_files(self, post_id: int, urls: list[str]) -> None:
-        with self.db.conn:
+        with self.transaction():
             for url in urls:
                 self.db["post_files"].insert(
                     {"post_id": post_id, "url": url, "status": "pending", "attempts": 0},
@@ -159,7 +176,7 @@ class CrawlStore:
         return list(self.db["post_files"].rows_where("post_id = ?", [post_id], order_by="id"))
 
     def update_file(self, file_id: int, when: datetime, **values: Any) -> None:
-        with self.db.conn:
+        with self.transaction():
             self.db["post_files"].update(file_id, {**values, "updated": _iso(when)})
 
     # -- events --------------------------------------------------------------------------
@@ -169,7 +186,7 @@ class CrawlStore:
                   data: dict[str, Any] | None = None) -> int | None:
         """Record an event once: returns its id, or ``None`` when ``dedupe`` was seen."""
         try:
-            with self.db.conn:
+            with self.transaction():
                 cur = self.db.conn.execute(
                     "insert into events (type, at, site, post_id, dataset_id, dedupe, data) "
                     "values (?, ?, ?, ?, ?, ?, ?)",

@@ -150,8 +150,10 @@ class Fetcher:
                 username=f"cohortwatch-{site.name}", password=epoch,
                 rdns=True, limit=limit,
             )
-        timeout = aiohttp.ClientTimeout(total=None, connect=self.connect_timeout,
-                                        sock_read=self.read_timeout)
+        own = getattr(site, "timeout", None)
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=getattr(own, "connect", self.connect_timeout),
+            sock_read=getattr(own, "read", self.read_timeout))
         # trust_env=False: an HTTP(S)_PROXY in the environment must not reroute anything.
         session = aiohttp.ClientSession(connector=connector, timeout=timeout, headers=_HEADERS,
                                         trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
@@ -171,7 +173,8 @@ class Fetcher:
         :raises DirectConnectionRefused: see :meth:`route`.
         """
         route = self.route(site, url)
-        cap = self.socks.max_page_bytes
+        cap = min(self.socks.max_page_bytes,
+                  int(getattr(site, "max_page_bytes", 0) or self.socks.max_page_bytes))
         try:
             async with self._open(site, url) as resp:
                 if resp.status >= 400:

@@ -6,7 +6,8 @@ of the variables that would change where state or the key is found, so a develop
 program costs most of each test's time, so :class:`Scenarios` runs independent command
 sequences side by side. :class:`ResidueScanner` searches bytes for raw personal values
 (privacy rule 4, and the messages of bad-input runs). Data is synthetic only
-(:mod:`matchers.synthetic`).
+(:mod:`matchers.synthetic`). The ``tor_network`` fixture is the private Tor network of
+:mod:`tornet`, started once per session by the first test that asks for it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
+import tornet
 
 from matchers.synthetic import Person, display_name, drop_diacritics, format_date, reformat_bsn
 
@@ -352,3 +356,42 @@ def person_values(p: Person) -> list[str]:
     values += [display_name(p, style) for style in NAME_STYLES]
     values += [format_date(p.dob, rng, style) for style in DATE_STYLES]
     return values
+
+
+# --------------------------------------------------------------------------- Tor test network
+
+
+def in_ci() -> bool:
+    """``CI=true``: tests that cannot run must fail, not skip."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def tor_network(request: pytest.FixtureRequest) -> Iterator[tornet.TorTestNetwork]:
+    """The private Tor network (:mod:`tornet`): started on first use, stopped at session end.
+
+    Without ``tor`` installed the test is skipped — or fails under ``CI=true``. A network
+    that is not usable within 120 s fails the test with the tor logs' tail.
+    """
+    if tornet.tor_binaries() is None:
+        reason = "tor is not installed (`make test` installs it; or: apt-get install tor)"
+        if in_ci():
+            pytest.fail(f"{reason}; CI=true: the Tor tests must run", pytrace=False)
+        pytest.skip(reason)
+    cache = getattr(request.config, "cache", None)
+    key_cache = cache.mkdir("tornet-authority-keys") if cache is not None else None
+    try:
+        network = tornet.launch(timeout=120, key_cache=key_cache)
+    except tornet.TorNetworkError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield network
+    network.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the Tor network is a ``tor`` test, so ``-m tor`` selects it."""
+    for item in items:
+        uses_tor = "tor_network" in getattr(item, "fixturenames", ())
+        if uses_tor and item.get_closest_marker("tor") is None:
+            item.add_marker(pytest.mark.tor)

@@ -21,6 +21,8 @@ demo: $(STAMP)
 	$(BIN)/cohortwatch demo
 
 test: $(STAMP)
+	@command -v tor >/dev/null 2>&1 || [ -x /usr/sbin/tor ] || \
+	  { echo "installing tor (the Tor network tests)"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q tor; }
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

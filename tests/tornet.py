@@ -58,8 +58,12 @@ class TorNetworkError(RuntimeError):
 
 
 def tor_binaries() -> tuple[str, str] | None:
-    """Paths of ``tor`` and ``tor-gencert``, or None when either is missing."""
-    tor, gencert = shutil.which("tor"), shutil.which("tor-gencert")
+    """Paths of ``tor`` and ``tor-gencert``, or None when either is missing.
+
+    Debian installs tor in /usr/sbin, which is not on a normal user's PATH.
+    """
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin"])
+    tor, gencert = shutil.which("tor", path=path), shutil.which("tor-gencert", path=path)
     return (tor, gencert) if tor and gencert else None
 
 

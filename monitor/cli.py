@@ -22,6 +22,7 @@ from matchers.errors import CohortwatchError
 from matchers.scan import ScanOptions, check_dataset
 from matchers.secretkey import create_key
 from matchers.store import open_db
+from monitor.cli_crawl import crawl_cmd, events, posts
 from monitor.config import load_config
 from monitor.context import Context
 from monitor.logs import setup_logging
@@ -323,6 +324,11 @@ def demo(keep: Path | None) -> None:
     status = run_demo(main, keep)
     if status:
         raise SystemExit(status)
+
+
+cli.add_command(crawl_cmd)
+cli.add_command(posts)
+cli.add_command(events)
 
 
 def main(argv: list[str] | None = None) -> int:

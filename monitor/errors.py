@@ -9,6 +9,7 @@
     └── FetchError                  one request to a site failed (the crawl goes on)
         ├── DirectConnectionRefused the request would have left without Tor (fail closed)
         ├── SiteUnreachableError    connect/timeout/HTTP failure, after retries
+        ├── SiteParseError          a parser plugin raised or returned something else
         └── DownloadError           a posted file could not be fetched within its limits
 
 Messages name sites, mirrors (by index, not by token-bearing URL), counts and sizes — never a
@@ -24,6 +25,7 @@ __all__ = [
     "DownloadError",
     "FetchError",
     "SiteConfigError",
+    "SiteParseError",
     "SiteUnreachableError",
     "TorControlError",
     "TorError",
@@ -61,3 +63,11 @@ class SiteUnreachableError(FetchError):
 
 class DownloadError(FetchError):
     """A posted file could not be downloaded within its size and time limits."""
+
+
+class SiteParseError(FetchError):
+    """A page could not be parsed at all: a parser plugin raised or returned something else.
+
+    Declarative (HTML, JSON) parsers never raise it: what they cannot read they report as
+    ``status="blocked"`` with a reason.
+    """

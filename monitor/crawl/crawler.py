@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from matchers.errors import CohortwatchError
 from monitor.crawl.backoff import next_due
-from monitor.crawl.datasets import DatasetMatcher, file_name_for
+from monitor.crawl.datasets import DatasetMatcher, archive_password, file_name_for
 from monitor.crawl.identity import KnownPost, assign_posts, post_key, url_key
 from monitor.crawl.store import CrawlStore, utcnow
 from monitor.errors import DownloadError, FetchError, TorUnavailableError
@@ -185,8 +185,10 @@ class Crawler:
         while True:
             pages += 1
             try:
-                listing = self._parse_listing(site, page.body, page.url, page.content_type,
-                                              now=now)
+                # In a thread: a hostile page can cost seconds of parsing, and the event
+                # loop keeps the other sites' transfers (and the daemon's heartbeat) going.
+                listing = await asyncio.to_thread(self._parse_listing, site, page.body,
+                                                  page.url, page.content_type, now=now)
             except CohortwatchError as exc:
                 return posts, False, "failed" if not posts else "ok", str(exc), pages
             if listing.status == "blocked":
@@ -343,7 +345,8 @@ class Crawler:
             return
         try:
             page = await self.fetcher.get(site, post.url)
-            detail = self._parse_detail(site, page.body, page.url, page.content_type, now=now)
+            detail = await asyncio.to_thread(self._parse_detail, site, page.body, page.url,
+                                             page.content_type, now=now)
         except TorUnavailableError:
             raise
         except CohortwatchError as exc:
@@ -416,7 +419,8 @@ class Crawler:
             path = directory / file_name_for(f["url"], f["id"])
             size = await self.fetcher.download(site, f["url"], path, max_bytes=limit)
             out.files_downloaded += 1
-            result = await self.matcher.match(path)
+            result = await self.matcher.match(
+                path, password=archive_password(row.get("description")))
         except TorUnavailableError:
             raise
         except DownloadError as exc:

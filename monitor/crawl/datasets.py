@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -24,7 +25,7 @@ from matchers.errors import CohortwatchError
 from matchers.report import Report
 from matchers.scan import ScanOptions, check_dataset
 
-__all__ = ["DatasetMatcher", "MatchedFile", "file_name_for"]
+__all__ = ["DatasetMatcher", "MatchedFile", "archive_password", "file_name_for"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,17 @@ class MatchedFile:
     @property
     def members_matched(self) -> int:
         return sum(len(r.matches) for r in self.reports)
+
+
+_PASSWORD = re.compile(
+    r"(?:pass(?:word|wd)?|pwd|wachtwoord|key)\s*(?:is|:|=|-)\s*[\"'`]?([^\s\"'`<>]{3,128})",
+    re.IGNORECASE)
+
+
+def archive_password(text: str | None) -> str | None:
+    """The archive password a post states ("Password: 3xf1ltr4t3d!"), if it states one."""
+    m = _PASSWORD.search(text or "")
+    return m.group(1) if m else None
 
 
 def file_name_for(url: str, index: int) -> str:
@@ -70,15 +82,16 @@ class DatasetMatcher:
         """A fresh 0700 directory for one download (``mkdtemp`` creates it so)."""
         return Path(tempfile.mkdtemp(prefix="cohortwatch-dl-", dir=self.temp_root))
 
-    async def match(self, path: Path) -> MatchedFile:
-        """Scan ``path`` for members of each cohort.
+    async def match(self, path: Path, *, password: str | None = None) -> MatchedFile:
+        """Scan ``path`` for members of each cohort; ``password`` opens encrypted archives
+        (leakers print it in the post).
 
         :raises CohortwatchError: no cohort enrolled, or the file is unreadable as a whole.
         """
         async with self._gate:
-            return await asyncio.to_thread(self._match_sync, path)
+            return await asyncio.to_thread(self._match_sync, path, password)
 
-    def _match_sync(self, path: Path) -> MatchedFile:
+    def _match_sync(self, path: Path, password: str | None) -> MatchedFile:
         # A connection of its own: the event loop's thread keeps writing crawl state
         # meanwhile, and one sqlite3 connection shared by two threads shares transactions.
         store = self.open_store()
@@ -87,8 +100,9 @@ class DatasetMatcher:
             if not names:
                 raise CohortwatchError("no cohort is enrolled: posted files cannot be "
                                        "matched (run `cohortwatch cohort enroll`)")
+            options = replace(self.options, password=password or self.options.password)
             return MatchedFile([check_dataset([path], store=store, cohort=name,
-                                              options=self.options) for name in names])
+                                              options=options) for name in names])
         finally:
             store.db.conn.close()
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from monitor.errors import FetchError
+from monitor.errors import SiteParseError
 
 if TYPE_CHECKING:
     from soupsieve import SoupSieve
@@ -45,14 +45,6 @@ Status = Literal["ok", "empty", "blocked"]
 DownloadMode = Literal["watchlist", "all", "never"]
 DateOrder = Literal["dmy", "mdy"]
 DOWNLOAD_MODES: tuple[str, ...] = ("watchlist", "all", "never")
-
-
-class SiteParseError(FetchError):
-    """A page could not be parsed at all: a parser plugin raised or returned something else.
-
-    Declarative (HTML, JSON) parsers never raise it: what they cannot read they report as
-    ``status="blocked"`` with a reason.
-    """
 
 
 # --- parser specifications -------------------------------------------------------------------

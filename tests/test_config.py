@@ -8,6 +8,9 @@ from matchers.engine import MatchSettings
 from matchers.errors import ConfigError
 from matchers.readers.base import ReaderLimits
 from monitor.config import BloomSettings, load_config
+from monitor.crawl import CrawlerSettings
+from monitor.tor.settings import TorSettings
+from monitor.watchlist import WatchlistSettings
 
 
 def _write(tmp_path: Path, text: str) -> str:
@@ -75,3 +78,22 @@ def test_shipped_example_config_loads_and_documents_the_defaults() -> None:
     assert cfg.matching == MatchSettings()
     assert cfg.limits == ReaderLimits()
     assert cfg.bloom == BloomSettings()
+    assert cfg.tor == TorSettings()
+    assert cfg.crawler == CrawlerSettings()
+    assert cfg.watchlist.threshold == WatchlistSettings().threshold
+    assert "Clinical Diagnostics NMDL" in [e.name for e in cfg.watchlist.entries]
+
+
+def test_tor_and_crawler_sections(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, '[tor]\nsocks = "127.0.0.1:9150"\ncontrol = ""\n'
+                                       "[crawler]\nconcurrency = 2\n"))
+    assert cfg.tor.socks_address() == ("127.0.0.1", 9150) and cfg.tor.control == ""
+    assert cfg.crawler.concurrency == 2
+    with pytest.raises(ConfigError, match=r"at 'tor.socks': expected host:port"):
+        load_config(_write(tmp_path, '[tor]\nsocks = "9050"\n'))
+    with pytest.raises(ConfigError, match=r"at 'tor.sock': unknown key"):
+        load_config(_write(tmp_path, '[tor]\nsock = "127.0.0.1:9050"\n'))
+    with pytest.raises(ConfigError, match=r"at 'tor.managed': expected bool"):
+        load_config(_write(tmp_path, "[tor]\nmanaged = 1\n"))
+    with pytest.raises(ConfigError, match=r"at 'crawler.concurrency'"):
+        load_config(_write(tmp_path, '[crawler]\nconcurrency = "8"\n'))

@@ -15,9 +15,10 @@ __all__ = ["TorSettings", "load_tor_settings"]
 class TorSettings:
     # "host:port" of Tor's SOCKS port; "" means no Tor: only allow_direct loopback sites work.
     socks: str = "127.0.0.1:9050"
-    # "host:port" of the control port, or the path of a control socket (/run/tor/control);
-    # "" disables health checks and NEWNYM (crawling still works).
-    control: str = "127.0.0.1:9051"
+    # The path of a control socket, or "host:port" of a control port; "" disables health
+    # checks and NEWNYM (crawling still works). Debian's tor service opens this socket,
+    # group-writable for debian-tor, with a group-readable cookie.
+    control: str = "/run/tor/control"
     # Control authentication: the cookie file Tor names (default) or a password kept in a
     # file (systemd: LoadCredential=), never in this file.
     password_file: str = ""

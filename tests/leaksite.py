@@ -10,7 +10,10 @@ relay or the private Tor network under an onion name.
 from __future__ import annotations
 
 import html
+import io
+import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -128,3 +131,29 @@ class LeakSite:
                 return web.Response(body=p.files[name],
                                     content_type="application/octet-stream")
         raise web.HTTPNotFound()
+
+
+def cohort_state(base: Path) -> tuple[Path, bytes, bytes]:
+    """A state dir with 40 enrolled synthetic members; a zip posting 10 of them among 30
+    others; a harmless zip. Only the state dir stays on disk."""
+    from conftest import fixed_key, run
+
+    from matchers.synthetic import make_people, write_people_csv
+
+    people = make_people(80, seed=21)
+    write_people_csv(base / "cohort.csv", people[:40])
+    state = base / "state"
+    fixed_key(state / "secret.key")
+    assert run("init", state=state).returncode == 0
+    r = run("cohort", "enroll", base / "cohort.csv", "--name", "screening", state=state)
+    assert r.returncode == 0, r
+    write_people_csv(base / "leak.csv", [*people[:10], *people[50:80]])
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(base / "leak.csv", "export/patients.csv")
+    other = io.BytesIO()
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("readme.txt", "nothing personal here")
+    (base / "cohort.csv").unlink()
+    (base / "leak.csv").unlink()
+    return state, buf.getvalue(), other.getvalue()

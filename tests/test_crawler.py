@@ -8,17 +8,14 @@ site down and up again, a re-post of the same dataset.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import leaksite
 import pytest
-from conftest import fixed_key, run
 from leaksite import LeakSite, Post, site_for
 from socks_relay import SocksRelay
 
-from matchers.synthetic import make_people, write_people_csv
 from monitor.config import Config
 from monitor.context import Context
 from monitor.crawl import Crawler, CrawlerSettings, CrawlStore, DatasetMatcher
@@ -55,25 +52,7 @@ class NewnymRecorder:
 
 @pytest.fixture(scope="module")
 def cohort_state(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes, bytes]:
-    """A state dir with 40 enrolled members; a zip posting 10 of them among 30 others."""
-    base = tmp_path_factory.mktemp("crawl")
-    people = make_people(80, seed=21)
-    write_people_csv(base / "cohort.csv", people[:40])
-    state = base / "state"
-    fixed_key(state / "secret.key")
-    assert run("init", state=state).returncode == 0
-    r = run("cohort", "enroll", base / "cohort.csv", "--name", "screening", state=state)
-    assert r.returncode == 0, r
-    write_people_csv(base / "leak.csv", [*people[:10], *people[50:80]])
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.write(base / "leak.csv", "export/patients.csv")
-    other = io.BytesIO()
-    with zipfile.ZipFile(other, "w") as z:
-        z.writestr("readme.txt", "nothing personal here")
-    (base / "cohort.csv").unlink()
-    (base / "leak.csv").unlink()
-    return state, buf.getvalue(), other.getvalue()
+    return leaksite.cohort_state(tmp_path_factory.mktemp("crawl"))
 
 
 @pytest.fixture

@@ -44,6 +44,8 @@ from pathlib import Path
 import stem
 import stem.control
 
+from monitor.tor.auth import StemController
+
 N_AUTHORITIES = 3
 N_RELAYS = 2
 N_ONIONS = 2
@@ -156,7 +158,7 @@ class TorTestNetwork:
     @contextlib.contextmanager
     def controller(self) -> Iterator[stem.control.Controller]:
         """A separate, authenticated stem controller on the client tor (closed on exit)."""
-        with stem.control.Controller.from_port("127.0.0.1", self.control_port) as ctl:
+        with StemController.at_port("127.0.0.1", self.control_port) as ctl:
             ctl.authenticate()  # the cookie tor advertises; sets up event delivery too
             yield ctl
 
@@ -418,7 +420,7 @@ class _Waiter:
 def _connect(port: int, cookie: Path, waiter: _Waiter) -> stem.control.Controller:
     """An authenticated controller, once the tor has opened its port and written its cookie."""
     waiter.until(lambda: cookie.exists() and _answers(port), "control port", interval=0.05)
-    ctl = stem.control.Controller.from_port("127.0.0.1", port)
+    ctl = StemController.at_port("127.0.0.1", port)
     ctl.authenticate()
     return ctl
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from matchers.errors import CohortwatchError
 from matchers.scan import ScanOptions
@@ -15,6 +14,7 @@ from monitor.context import Context
 from monitor.crawl.crawler import Crawler, temp_root_for
 from monitor.crawl.datasets import DatasetMatcher
 from monitor.crawl.store import CrawlStore
+from monitor.tor.control import TorControl
 from monitor.tor.socks import Fetcher, SocksSettings
 from monitor.watchlist import Watchlist
 
@@ -33,18 +33,14 @@ def fetcher_for(ctx: Context) -> Fetcher:
     return Fetcher(socks)
 
 
-async def _control(ctx: Context) -> Any | None:
+async def _control(ctx: Context) -> TorControl | None:
     """Tor's control port for NEWNYM, or ``None`` (logged) when it is not usable: crawling
     through SOCKS works without it."""
     tor = ctx.config.tor
     if not tor.control:
         return None
     try:
-        from monitor.tor.control import connect_control
-    except ImportError:  # pragma: no cover - the module ships with the package
-        return None
-    try:
-        return await connect_control(tor)
+        return await TorControl.from_settings(tor)
     except CohortwatchError as exc:
         log.warning("Tor control port not usable; no NEWNYM or health checks",
                     extra={"reason": str(exc)})

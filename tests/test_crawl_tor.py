@@ -151,3 +151,61 @@ async def test_fail_closed_with_socks_down(tor_network) -> None:
     assert b"Our victims" in page.body
     assert site.requests == ["/"]  # only the request that went through Tor
     assert time.monotonic() - started < 120
+
+
+def _processes_using(path: Path) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(path).encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+async def test_crawl_command_with_a_managed_tor(tor_network, tmp_path: Path) -> None:
+    """``[tor] managed = true``: ``cohortwatch crawl`` launches its own tor (joined to the
+    private network by extra torrc lines), waits for it to bootstrap, crawls the onion site
+    through it, and stops it."""
+    from conftest import fixed_key, run
+
+    onion = tor_network.onions[0]
+    site = await LeakSite(posts=[Post(1, "Acme Holding B.V."),
+                                 Post(2, "Clinical Diagnostics")]).start(port=onion.target_port)
+    state = tmp_path / "state"
+    fixed_key(state / "secret.key")
+    torrc = ", ".join(f'"{line}"' for line in tor_network.network_options())
+    config = tmp_path / "cohortwatch.toml"
+    config.write_text(f"""
+[tor]
+managed = true
+bootstrap_timeout = 120
+torrc = [{torrc}]
+
+[watchlist]
+[[watchlist.organisations]]
+name = "Clinical Diagnostics NMDL"
+aliases = ["Clinical Diagnostics"]
+
+[sites.nova]
+mirrors = ["http://{onion.hostname}/"]
+timeout = {{ connect = 45, read = 45 }}
+[sites.nova.parser]
+type = "html"
+post = "div.card"
+victim = "h3.victim"
+link = "a.more"
+""")
+    try:
+        assert (await asyncio.to_thread(run, "init", state=state)).returncode == 0
+        r = await asyncio.to_thread(run, "--config", str(config), "crawl", "--json",
+                                    state=state, timeout=240)
+    finally:
+        await site.stop()
+    assert r.returncode == 0, r
+    (out,) = r.json()
+    assert out["ok"] and out["baseline"] and out["posts_seen"] == 2 and out["watch_matches"] == 1
+    assert (state / "tor").is_dir() and oct((state / "tor").stat().st_mode)[-3:] == "700"
+    assert _processes_using(state / "tor") == []  # the managed tor was stopped

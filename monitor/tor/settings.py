@@ -24,6 +24,8 @@ class TorSettings:
     password_file: str = ""
     managed: bool = False  # launch and supervise our own tor (SOCKS/control chosen for it)
     tor_binary: str = "tor"
+    # Extra torrc lines for the managed tor ("Bridge obfs4 ...", "UseBridges 1").
+    torrc: tuple[str, ...] = ()
     bootstrap_timeout: float = 300.0
     max_page_bytes: int = 8 << 20
 
@@ -49,6 +51,11 @@ def load_tor_settings(data: Any, source: str) -> TorSettings:
             raise ConfigError(f"{source}: at 'tor.{key}': unknown key "
                               f"(known: {', '.join(sorted(known))})")
         default = getattr(defaults, key)
+        if key == "torrc":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{source}: at 'tor.torrc': expected a list of torrc lines")
+            values[key] = tuple(value)
+            continue
         if isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, int | float):

@@ -15,12 +15,15 @@ never subscribed and TAKEOWNERSHIP is never sent; :func:`open_controller` runs i
 from __future__ import annotations
 
 import errno
+import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import stem
 import stem.connection
 import stem.control
+import stem.response
 import stem.socket
 from stem.connection import AuthMethod
 
@@ -30,6 +33,37 @@ __all__ = ["StemController", "cookie_error", "open_controller"]
 
 _GROUP_HINT = ("add the user running cohortwatch to the group tor runs as (debian-tor on "
                "Debian), or use a control password (tor.password_file)")
+
+
+class _ControlPort(stem.socket.ControlPort):
+    """stem's ControlPort, with a connect timeout, IPv6, and no socket leaked on failure."""
+
+    connect_timeout = 10.0
+
+    def _make_socket(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.connect_timeout)
+            sock.connect((self.address, self.port))
+            sock.settimeout(None)
+        except OSError as exc:
+            sock.close()
+            raise stem.SocketError(exc) from None
+        return sock
+
+
+class _ControlSocketFile(stem.socket.ControlSocketFile):
+    """stem's ControlSocketFile, without leaking the socket when connecting fails."""
+
+    def _make_socket(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(self.path)
+        except OSError as exc:
+            sock.close()
+            raise stem.SocketError(exc) from None
+        return sock
 
 
 class StemController(stem.control.Controller):
@@ -43,12 +77,12 @@ class StemController(stem.control.Controller):
     @classmethod
     def at_port(cls, host: str, port: int) -> StemController:
         """:raises stem.SocketError: nothing answers."""
-        return cls(stem.socket.ControlPort(host, port))
+        return cls(_ControlPort(host, port))
 
     @classmethod
     def at_socket(cls, path: str | Path) -> StemController:
         """:raises stem.SocketError: no socket there, or it cannot be opened."""
-        return cls(stem.socket.ControlSocketFile(str(path)))
+        return cls(_ControlSocketFile(str(path)))
 
     def _launch_threads(self) -> None:
         with self._socket._get_send_lock():
@@ -112,7 +146,10 @@ def _authenticate(
     password: str | None,
     cookie_path: Path | None,
 ) -> None:
-    info = stem.connection.get_protocolinfo(ctl)
+    # not stem.connection.get_protocolinfo(): it reconnects when the connection is closed,
+    # which would undo a caller's close after a timeout
+    info = ctl.msg("PROTOCOLINFO 1")
+    stem.response.convert("PROTOCOLINFO", info)
     methods = set(info.auth_methods)
     if password is not None:
         if AuthMethod.PASSWORD not in methods:
@@ -163,8 +200,12 @@ def open_controller(
     socket_path: Path | None = None,
     password: str | None = None,
     cookie_path: Path | None = None,
+    opened: Callable[[stem.control.Controller], object] | None = None,
 ) -> stem.control.Controller:
     """Connect to Tor's control port (or socket) and authenticate.
+
+    ``opened`` is called with the controller as soon as it is connected, before
+    authenticating: a caller that gives up waiting can close it, which unblocks this thread.
 
     :raises TorUnavailableError: nothing answers at the port or socket, or tor closed the
         connection.
@@ -173,6 +214,8 @@ def open_controller(
     """
     where = f"control socket {socket_path}" if socket_path else f"control port {host}:{port}"
     ctl = _connect(host, port, socket_path)
+    if opened is not None:
+        opened(ctl)
     try:
         _authenticate(ctl, where, password, cookie_path)
         # events, TAKEOWNERSHIP and stem's caches: skipped by the single-method functions

@@ -83,13 +83,17 @@ class TorControl:
             raise ValueError("give exactly one of port and socket_path")
         sock = Path(socket_path) if socket_path is not None else None
         where = f"control socket {sock}" if sock else f"control port {host}:{port}"
+        opened: list[stem.control.Controller] = []
         opening = asyncio.to_thread(
             open_controller, host=host, port=port, socket_path=sock, password=password,
             cookie_path=Path(cookie_path) if cookie_path is not None else None,
+            opened=opened.append,
         )
         try:
             controller = await asyncio.wait_for(opening, timeout)
         except TimeoutError:
+            for ctl in opened:  # unblocks the worker thread, which would otherwise wait forever
+                await asyncio.to_thread(ctl.close)
             raise TorUnavailableError(
                 f"Tor's {where} did not answer within {timeout:g} s") from None
         log.debug("connected to tor", extra={"control": where})
@@ -125,14 +129,19 @@ class TorControl:
     async def run(self, func: Callable[[stem.control.Controller], T], what: str = "a command") -> T:
         """Run ``func(controller)`` in a worker thread, for stem calls this class does not wrap.
 
-        :raises TorUnavailableError: the connection is lost or tor does not answer in time.
+        :raises TorUnavailableError: the connection is lost, or tor did not answer within
+            ``command_timeout`` (the connection is then closed: open a new one).
         :raises TorControlError: tor refused the command.
         """
         try:
             return await asyncio.wait_for(asyncio.to_thread(func, self._ctl), self._timeout)
         except TimeoutError:
+            # A tor that does not answer is treated as gone: closing the connection also
+            # releases the worker thread still waiting for the reply.
+            await self.close()
             raise TorUnavailableError(
-                f"Tor's {self.where} did not answer {what} within {self._timeout:g} s") from None
+                f"Tor's {self.where} did not answer {what} within {self._timeout:g} s; "
+                "the connection was closed") from None
         except stem.SocketError as exc:
             raise TorUnavailableError(f"lost the connection to Tor's {self.where}: {exc}") from None
         except stem.ControllerError as exc:

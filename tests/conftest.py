@@ -366,6 +366,15 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
+def require_tor() -> None:
+    """Skip the calling test when tor is not installed — fail it under ``CI=true``."""
+    if tornet.tor_binaries() is None:
+        reason = "tor is not installed (`make test` installs it; or: apt-get install tor)"
+        if in_ci():
+            pytest.fail(f"{reason}; CI=true: the Tor tests must run", pytrace=False)
+        pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def tor_network(request: pytest.FixtureRequest) -> Iterator[tornet.TorTestNetwork]:
     """The private Tor network (:mod:`tornet`): started on first use, stopped at session end.
@@ -373,11 +382,7 @@ def tor_network(request: pytest.FixtureRequest) -> Iterator[tornet.TorTestNetwor
     Without ``tor`` installed the test is skipped — or fails under ``CI=true``. A network
     that is not usable within 120 s fails the test with the tor logs' tail.
     """
-    if tornet.tor_binaries() is None:
-        reason = "tor is not installed (`make test` installs it; or: apt-get install tor)"
-        if in_ci():
-            pytest.fail(f"{reason}; CI=true: the Tor tests must run", pytrace=False)
-        pytest.skip(reason)
+    require_tor()
     cache = getattr(request.config, "cache", None)
     key_cache = cache.mkdir("tornet-authority-keys") if cache is not None else None
     try:

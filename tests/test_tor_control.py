@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tornet
+from conftest import require_tor
 
 from matchers.errors import ConfigError
 from monitor.errors import TorControlError, TorUnavailableError
@@ -239,3 +241,19 @@ async def test_a_tor_that_cannot_start_reports_what_it_said(tmp_path: Path) -> N
     torrc = (tmp_path / "data" / "torrc").read_text()
     assert "SocksPort 127.0.0.1:auto" in torrc and "CookieAuthentication 1" in torrc
     await managed.close()
+
+
+# --------------------------------------------------------------------------- the fixture
+
+
+@pytest.mark.parametrize("ci", ["", "false", "true", "1"])
+def test_without_tor_the_network_tests_skip_but_fail_in_ci(
+    monkeypatch: pytest.MonkeyPatch, ci: str
+) -> None:
+    monkeypatch.setattr(tornet, "tor_binaries", lambda: None)
+    monkeypatch.setenv("CI", ci)
+    outcome = pytest.fail.Exception if ci in ("true", "1") else pytest.skip.Exception
+    with pytest.raises(outcome) as info:
+        require_tor()
+    assert "tor is not installed (`make test` installs it" in str(info.value)
+    assert ("CI=true: the Tor tests must run" in str(info.value)) == (ci in ("true", "1"))

@@ -214,7 +214,8 @@ async def test_managed_tor_joins_is_restarted_and_stops(
         assert managed.restarts == 1
         assert managed.pid not in (None, first_pid)
         assert managed.socks_port == socks_port  # clients keep their settings
-        assert (await managed.control.health()).healthy
+        assert (await managed.health()).healthy  # always the running tor's connection
+        assert (await managed.newnym()).sent
     finally:
         last_pid = managed.pid
         await managed.close()

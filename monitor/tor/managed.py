@@ -37,7 +37,7 @@ from types import TracebackType
 
 from matchers.errors import ConfigError
 from monitor.errors import TorControlError, TorError, TorUnavailableError
-from monitor.tor.control import ProgressCallback, TorControl
+from monitor.tor.control import NewnymResult, ProgressCallback, TorControl, TorHealth
 
 __all__ = ["ManagedTor", "find_tor"]
 
@@ -181,6 +181,21 @@ class ManagedTor:
                 f"the managed tor was not ready within {timeout:g} s{self._log_hint()}") from None
         if self._closing:
             raise TorUnavailableError("the managed tor was stopped")
+
+    async def newnym(self, *, wait: bool = False) -> NewnymResult:
+        """:meth:`TorControl.newnym` on whichever tor is running now — hand this object,
+        not :attr:`control` (replaced at each restart), to code that keeps it.
+
+        :raises TorUnavailableError: tor is restarting or stopped.
+        """
+        return await self.control.newnym(wait=wait)
+
+    async def health(self) -> TorHealth:
+        """:meth:`TorControl.health` of the running tor.
+
+        :raises TorUnavailableError: tor is restarting or stopped.
+        """
+        return await self.control.health()
 
     # -- start / stop --------------------------------------------------------------------
 

@@ -21,8 +21,14 @@ __all__ = ["BloomEncoder", "dice", "popcount"]
 
 
 def popcount(words: np.ndarray) -> np.ndarray:
-    """Set bits per filter (last axis holds the 64-bit words)."""
-    return np.bitwise_count(words).sum(axis=-1, dtype=np.int32)
+    """Set bits per filter (last axis holds the 64-bit words), as int32."""
+    counts = np.bitwise_count(words)
+    # Adding the few word columns is several times faster than numpy's reduction over a
+    # short last axis.
+    out = counts[..., 0].astype(np.int32)
+    for i in range(1, counts.shape[-1]):
+        out += counts[..., i]
+    return out
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -30,6 +36,11 @@ def dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = popcount(a & b)
     total = popcount(a) + popcount(b)
     return np.where(total > 0, 2.0 * inter / np.maximum(total, 1), 0.0)
+
+
+def _letters(value: str) -> bool:
+    """Only the letters a-z (and at least one)."""
+    return value.isascii() and value.isalpha() and value.islower()
 
 
 class BloomEncoder:
@@ -48,6 +59,7 @@ class BloomEncoder:
         self.unigram_fields = frozenset(unigram_fields)
         self._key = key
         self._positions: dict[str, tuple[int, ...]] = {}
+        self._tables: dict[str, np.ndarray] = {}
 
     def _bigram_positions(self, field: str, bigram: str) -> tuple[int, ...]:
         tag = field + ":" + bigram
@@ -87,7 +99,45 @@ class BloomEncoder:
         return out
 
     def encode_many(self, field: str, values: list[str]) -> np.ndarray:
-        """Filters for a list of values, shape (len(values), words)."""
-        if not values:
-            return np.zeros((0, self.words), dtype=np.uint64)
-        return np.stack([self.encode(field, v) for v in values])
+        """Filters for a list of values, shape (len(values), words); equal to
+        :meth:`encode` per value. Values of letters a-z (every normalised name) are encoded
+        together with numpy: bigrams become codes, codes a table of keyed positions."""
+        out = np.zeros((len(values), self.words), dtype=np.uint64)
+        plain = [i for i, v in enumerate(values) if _letters(v)]
+        for i in sorted(set(range(len(values))) - set(plain)):
+            out[i] = self.encode(field, values[i])
+        if plain:
+            out[plain] = self._encode_letters(field, [values[i] for i in plain])
+        return out
+
+    def _table(self, field: str) -> np.ndarray:
+        """Keyed positions (rows) of every bigram over '_' and a-z (code 27 * a + b, '_' = 0,
+        'a' = 1) and, from row 729, of every letter as a token of its own."""
+        table = self._tables.get(field)
+        if table is None:
+            chars = "_" + "abcdefghijklmnopqrstuvwxyz"
+            grams = [a + b for a in chars for b in chars] + list(chars)
+            table = np.array([self._bigram_positions(field, g) for g in grams], dtype=np.int64)
+            self._tables[field] = table
+        return table
+
+    def _encode_letters(self, field: str, values: list[str]) -> np.ndarray:
+        n = len(values)
+        table = self._table(field)
+        padded = np.frombuffer("".join("_" + v + "_" for v in values).encode(), dtype=np.uint8)
+        codes = np.where(padded == ord("_"), 0, padded.astype(np.int64) - (ord("a") - 1))
+        lens = np.fromiter((len(v) + 2 for v in values), dtype=np.int64, count=n)
+        owner = np.repeat(np.arange(n), lens)
+        # A bigram starts at every character but the last of each padded value.
+        starts = np.ones(codes.size, dtype=bool)
+        starts[np.cumsum(lens) - 1] = False
+        grams = (codes[:-1] * 27 + codes[1:])[starts[:-1]]
+        gram_owner = owner[:-1][starts[:-1]]
+        if field in self.unigram_fields:
+            letters = codes != 0
+            grams = np.concatenate([grams, 729 + codes[letters]])
+            gram_owner = np.concatenate([gram_owner, owner[letters]])
+        bits = np.zeros((n, self.bits), dtype=bool)
+        bits[np.repeat(gram_owner, self.k), table[grams].reshape(-1)] = True
+        packed = np.packbits(bits, axis=1, bitorder="little")
+        return packed.view("<u8").astype(np.uint64)

@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 from matchers import bsn as bsnrules
 from matchers.bloom import BloomEncoder, popcount
 from matchers.columns import ColumnRoles
-from matchers.dates import parse_date
+from matchers.dates import MIN_YEAR, _this_year, parse_date
+from matchers.fullnames import FullNameParser
 from matchers.keyed import Domain, KeyedPRF, derive_subkey
 from matchers.names import normalise_name
 from matchers.phonetic import sound_code
@@ -53,13 +54,22 @@ class EncodedRecords:
     postcode: np.ndarray  # uint64 keyed postcode
     has_name: np.ndarray  # bool: a surname is known
 
-    def popcounts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Set bits of each row's given-name filter (n,), surname filters (n, 2) and
-        given name as a surname (n,)."""
+    def popcounts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Set bits of each row's given-name filter, surname-part filters (part 1, part 2)
+        and given name as a surname; each (n,) int32."""
         cached = getattr(self, "_popcounts", None)
         if cached is None:
-            cached = (popcount(self.gn), popcount(self.sn), popcount(self.gx))
+            sn0, sn1 = self.surname_parts()
+            cached = (popcount(self.gn), popcount(sn0), popcount(sn1), popcount(self.gx))
             self._popcounts = cached
+        return cached
+
+    def surname_parts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The two surname-part filters as C-contiguous (n, W) arrays (gathered by row)."""
+        cached = getattr(self, "_surname_parts", None)
+        if cached is None:
+            cached = (np.ascontiguousarray(self.sn[:, 0]), np.ascontiguousarray(self.sn[:, 1]))
+            self._surname_parts = cached
         return cached
 
     def name_dob_usable(self) -> np.ndarray:
@@ -83,6 +93,48 @@ def _distinct(arr: pa.Array) -> tuple[np.ndarray, list[str]]:
     return enc.indices.to_numpy(zero_copy_only=False), enc.dictionary.to_pylist()
 
 
+# The two numeric orders nearly every birth-date column is written in, without spaces:
+# dd-mm-yyyy and yyyy-mm-dd, one or two digits for day and month, '-', '/' or '.' twice.
+_DMY = r"^(?P<a>\d{1,2})(?P<s>[-/.])(?P<b>\d{1,2})(?P<t>[-/.])(?P<c>\d{4})$"
+_YMD = r"^(?P<a>\d{4})(?P<s>[-/.])(?P<b>\d{1,2})(?P<t>[-/.])(?P<c>\d{1,2})$"
+_MONTH_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+
+
+def _plain_numeric_dates(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`parse_date` of the values in the two common numeric orders, with numpy: (n, 3)
+    int32 year, month, day (zeros: no date), and the indices of the values in any other
+    form, left to parse_date. Same rules: day-first unless only month-first can be a date,
+    real calendar dates, years from MIN_YEAR to this year."""
+    n = len(values)
+    out = np.zeros((n, 3), dtype=np.int32)
+    done = np.zeros(n, dtype=bool)
+    this_year = _this_year()
+    for pattern, year_first in ((_DMY, False), (_YMD, True)):
+        parts = pc.extract_regex(values, pattern)
+        ok = pc.fill_null(
+            pc.and_(pc.is_valid(parts), pc.equal(parts.field("s"), parts.field("t"))), False
+        ).to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(ok & ~done)
+        if not rows.size:
+            continue
+        picked = parts.take(pa.array(rows))
+        a, b, c = (pc.cast(picked.field(f), pa.int32()).to_numpy() for f in "abc")
+        if year_first:
+            y, m, d = a, b, c
+        else:
+            y, d, m = c, a, b
+            us = (m > 12) & (d <= 12)  # only possible as US m-d-y
+            d, m = np.where(us, m, d), np.where(us, d, m)
+        ok_m = (m >= 1) & (m <= 12)
+        leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+        real = ok_m & (d >= 1) & (d <= _MONTH_DAYS.take(np.where(ok_m, m, 0)))
+        real &= (m != 2) | (d < 29) | leap
+        valid = real & (y >= MIN_YEAR) & (y <= this_year)
+        out[rows[valid]] = np.stack([y, m, d], axis=1)[valid]
+        done[rows] = True
+    return out, np.flatnonzero(~done)
+
+
 class RecordEncoder:
     """Encodes batches with one key; caches per distinct value across batches."""
 
@@ -104,12 +156,20 @@ class RecordEncoder:
         self._fmat = np.zeros((1024, self.words), dtype=np.uint64)
         self._given: dict[str, tuple[int, int, int, int]] = {}
         self._surname: dict[str, tuple[int, int, int, int, int]] = {}
-        self._full: dict[str, tuple[int, ...]] = {}
         self._sounds: dict[str, int] = {}
+        # Full-name columns: the parser's texts (id 0 = '') with, per text id, the
+        # given-name filter id, the surname-style filter id and the sound code.
+        self._fullnames = FullNameParser()
+        self._text_codes = np.zeros((1, 3), dtype=np.int64)
+        self._full_read: dict[str, tuple[int, int, int, int, int]] = {}
 
     def _trim_caches(self) -> None:
         """Bound memory on dumps with millions of distinct names."""
-        if len(self._fids) > _CACHE_LIMIT or len(self._full) > _CACHE_LIMIT:
+        if (
+            len(self._fids) > _CACHE_LIMIT
+            or self._fullnames.words > _CACHE_LIMIT
+            or len(self._full_read) > _CACHE_LIMIT
+        ):
             self._reset_names()
         if len(self._dates) > _CACHE_LIMIT:
             self._dates.clear()
@@ -120,13 +180,35 @@ class RecordEncoder:
         fid = self._fids.get((field, value))
         if fid is None:
             fid = len(self._fids)
-            if fid >= self._fmat.shape[0]:
-                grown = np.zeros((2 * self._fmat.shape[0], self.words), dtype=np.uint64)
-                grown[: self._fmat.shape[0]] = self._fmat
-                self._fmat = grown
+            self._grow_filters(fid + 1)
             self._fmat[fid] = self.bloom.encode(field, value)
             self._fids[(field, value)] = fid
         return fid
+
+    def _grow_filters(self, need: int) -> None:
+        if need > self._fmat.shape[0]:
+            grown = np.zeros((max(need, 2 * self._fmat.shape[0]), self.words), dtype=np.uint64)
+            grown[: self._fmat.shape[0]] = self._fmat
+            self._fmat = grown
+
+    def _filter_ids(self, field: str, values: list[str]) -> np.ndarray:
+        """Filter ids of many values; the new ones are encoded together."""
+        fids = self._fids
+        out = np.fromiter(
+            (fids.get((field, v), -1) if v else 0 for v in values), dtype=np.int64,
+            count=len(values),
+        )
+        missing = np.flatnonzero(out < 0)
+        if missing.size:
+            new = list(dict.fromkeys(values[i] for i in missing.tolist()))
+            first = len(fids)
+            need = first + len(new)
+            self._grow_filters(need)
+            self._fmat[first:need] = self.bloom.encode_many(field, new)
+            for j, v in enumerate(new):
+                fids[(field, v)] = first + j
+            out[missing] = [fids[(field, values[i])] for i in missing.tolist()]
+        return out
 
     def _sound(self, core: str) -> int:
         s = self._sounds.get(core)
@@ -183,17 +265,6 @@ class RecordEncoder:
             self._surname[key] = hit
         return hit
 
-    def _full_code(self, full: str) -> tuple[int, ...]:
-        hit = self._full.get(full)
-        if hit is None:
-            pn = normalise_name(full=full) if full else None
-            if pn is None:
-                hit = (0, 0, 0, 0, *self._surname_code(()))
-            else:
-                hit = (*self._given_ids(pn.given, pn.initials), *self._surname_code(pn.surnames))
-            self._full[full] = hit
-        return hit
-
     # -- columns ----------------------------------------------------------------------------
 
     def _encode_bsn(self, arr: pa.Array | None, n: int) -> tuple[np.ndarray, ...]:
@@ -209,13 +280,13 @@ class RecordEncoder:
         out = np.zeros((n, 3), dtype=np.int32)
         if arr is None:
             return out
-        idx, values = _distinct(arr)
-        table = np.zeros((len(values), 3), dtype=np.int32)
-        for i, text in enumerate(values):
-            ymd = self._date(text.strip())
-            if ymd:
-                table[i] = ymd
-        return table[idx]
+        enc = pc.dictionary_encode(pc.fill_null(arr, ""))
+        idx = enc.indices.to_numpy(zero_copy_only=False)
+        table, rest = _plain_numeric_dates(enc.dictionary)
+        if rest.size:
+            values = enc.dictionary.take(pa.array(rest)).to_pylist()
+            table[rest] = [self._date(text.strip()) or (0, 0, 0) for text in values]
+        return table.take(idx, axis=0)
 
     def _encode_names(
         self, batch: pa.RecordBatch, roles: ColumnRoles, n: int
@@ -261,15 +332,69 @@ class RecordEncoder:
                 codes.append(self._surname_only_code(prefix, sur))
             scode = np.asarray(codes, dtype=np.int64).reshape(-1, 5)[sidx]
         elif full is not None:
-            fidx, fvals = _distinct(full)
-            codes9 = np.asarray([self._full_code(v) for v in fvals], dtype=np.int64)
-            codes9 = codes9.reshape(-1, 9)[fidx]
+            codes9 = self._full_codes(full)
             gcode, scode = codes9[:, :4], codes9[:, 4:]
         fmat = self._fmat
-        gn = fmat[gcode[:, 0]]
-        gx = fmat[gcode[:, 2]]
-        sn = np.stack([fmat[scode[:, 0]], fmat[scode[:, 1]]], axis=1)
+        gn = fmat.take(gcode[:, 0], axis=0)
+        gx = fmat.take(gcode[:, 2], axis=0)
+        sn = np.stack([fmat.take(scode[:, 0], axis=0), fmat.take(scode[:, 1], axis=0)], axis=1)
         return gn, sn, gcode[:, 1], scode[:, 2:4], scode[:, 4].astype(bool), gx, gcode[:, 3]
+
+    def _full_codes(self, arr: pa.Array) -> np.ndarray:
+        """Codes of every value of a full-name column, (n, 9): given-name filter id, first
+        initial, given name's surname-style filter id and sound, surname-part filter ids,
+        their sounds, has-surname (as :meth:`_surname_code` lays them out). The common
+        shapes parsed a column at a time (:mod:`matchers.fullnames`), the rest one by one
+        with :func:`normalise_name`; filters and sound codes once per distinct text."""
+        parsed = self._fullnames.parse(arr)
+        if parsed.fallback.size:
+            values = arr.take(pa.array(parsed.fallback)).to_pylist()
+            read = np.array([self._full_parts(v or "") for v in values], dtype=np.int64)
+            read = read.reshape(-1, 5)
+            for col, target in enumerate(
+                (parsed.found, parsed.given, parsed.initial, parsed.core1, parsed.core2)
+            ):
+                target[parsed.fallback] = read[:, col]
+        texts = self._fullnames.texts
+        known = self._text_codes.shape[0]
+        if len(texts) > known:
+            new = texts[known:]
+            codes = np.empty((len(new), 3), dtype=np.int64)
+            codes[:, 0] = self._filter_ids("g", new)
+            codes[:, 1] = self._filter_ids("s", new)
+            codes[:, 2] = [self._sound(t) for t in new]
+            self._text_codes = np.concatenate([self._text_codes, codes])
+        tc = self._text_codes
+        g = tc.take(parsed.given, axis=0)
+        c1 = tc.take(parsed.core1, axis=0)
+        c2 = tc.take(parsed.core2, axis=0)
+        out = np.stack(
+            [g[:, 0], parsed.initial, g[:, 1], g[:, 2], c1[:, 1], c2[:, 1], c1[:, 2], c2[:, 2],
+             parsed.found.astype(np.int64)],
+            axis=1,
+        )
+        return out
+
+    def _full_parts(self, full: str) -> tuple[int, int, int, int, int]:
+        """normalise_name of one full name as (found, given, first initial, core 1,
+        core 2), texts as the full-name parser's text ids; cached per value."""
+        hit = self._full_read.get(full)
+        if hit is None:
+            pn = normalise_name(full=full) if full else None
+            if pn is None:
+                hit = (0, 0, 0, 0, 0)
+            else:
+                text = self._fullnames.text_id
+                cores = pn.surnames
+                hit = (
+                    1,
+                    text(pn.given),
+                    ord(pn.initials[0]) if pn.initials else 0,
+                    text(cores[0]),
+                    text(cores[1]) if len(cores) > 1 else 0,
+                )
+            self._full_read[full] = hit
+        return hit
 
     def _encode_postcode(
         self, arr: pa.Array | None, n: int

@@ -49,6 +49,22 @@ def _fixed(col: pa.ChunkedArray | pa.Array, width: int) -> np.ndarray:
     return raw.view("<u8").reshape(len(col), width // 8)
 
 
+def _fixed_split(col: pa.ChunkedArray | pa.Array, words: int, parts: int) -> list[np.ndarray]:
+    """A fixed-size-binary column of ``parts`` filters of ``words`` 64-bit words per row
+    as ``parts`` C-contiguous (n, words) uint64 arrays, copied chunk by chunk (one copy)."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    out = [np.empty((len(col), words), dtype=np.uint64) for _ in range(parts)]
+    lo = 0
+    for chunk in chunks:
+        m = len(chunk)
+        if m:
+            rows = _fixed(chunk, 8 * words * parts).reshape(m, parts, words)
+            for p in range(parts):
+                out[p][lo : lo + m] = rows[:, p]
+        lo += m
+    return out
+
+
 SortedBlocks = tuple[np.ndarray, np.ndarray]
 
 
@@ -82,60 +98,75 @@ class NameSide:
         self.dob_pairs = np.stack([num("dob_ym"), num("dob_yd"), num("dob_md")], axis=1)
         self.initial = num("initial")
         self.postcode = num("postcode")
-        self.gn = _fixed(table.column("gn"), 8 * words)
-        self.gx = _fixed(table.column("gx"), 8 * words)
-        self.sn = _fixed(table.column("sn"), 16 * words).reshape(-1, 2, words)
+        # Filters as C-contiguous (n, W) arrays, the two surname parts apart: gathering
+        # rows of a strided view is many times slower.
+        (self.gn,) = _fixed_split(table.column("gn"), words, 1)
+        (self.gx,) = _fixed_split(table.column("gx"), words, 1)
+        self._sn_parts = tuple(_fixed_split(table.column("sn"), words, 2))
         self._blocks_column = table.column("blocks")
-        self._block_index_cache: tuple[np.ndarray, ...] | None = None
-        self._popcounts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._block_index_cache: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None = None
+        self._popcounts: tuple[np.ndarray, ...] | None = None
 
-    def popcounts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Set bits of every member's given-name filter (n,), surname filters (n, 2) and
-        given name as a surname (n,)."""
+    def popcounts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Set bits of every member's given-name filter, surname-part filters (part 1,
+        part 2) and given name as a surname; each (n,) int32."""
         if self._popcounts is None:
-            self._popcounts = (popcount(self.gn), popcount(self.sn), popcount(self.gx))
+            sn0, sn1 = self.surname_parts()
+            self._popcounts = (popcount(self.gn), popcount(sn0), popcount(sn1), popcount(self.gx))
         return self._popcounts
 
-    def _block_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Distinct blocking keys (sorted) with the start and size of their run in the
-        member list; built on first use only, as BSN-keyed scans never need it."""
+    def surname_parts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every member's two surname-part filters, each (n, W)."""
+        return self._sn_parts  # type: ignore[return-value]
+
+    def _block_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Every member's blocking keys sorted, the member of each, and a directory over
+        the keys' top ``bits`` bits: the keys of bucket ``b`` sit at ``dir[b]:dir[b+1]``.
+        Built on first use only, as BSN-keyed scans never need it.
+
+        Keys are keyed PRF outputs, uniform over 64 bits, so with about one bucket per key
+        a look-up reads one short run instead of binary-searching tens of millions of bytes
+        (most of whose levels miss the CPU cache).
+        """
         if self._block_index_cache is None:
             stored = self._load_sorted() if self._load_sorted else None
             flat, members = stored if stored is not None else sort_blocks(self._blocks_column)
-            # Runs of equal keys in the sorted array (np.unique would sort a second time).
-            first = np.ones(flat.size, dtype=bool)
-            np.not_equal(flat[1:], flat[:-1], out=first[1:])
-            starts = np.flatnonzero(first)
-            counts = np.diff(np.append(starts, flat.size))
-            self._block_index_cache = (flat[starts], starts, counts, members)
+            # About two keys a bucket: a short run to read per look-up, a small directory.
+            bits = int(min(max(max(flat.size, 1).bit_length() - 1, 1), 26))
+            shift = np.uint64(64 - bits)
+            sizes = np.bincount((flat >> shift).astype(np.intp), minlength=1 << bits)
+            directory = np.zeros((1 << bits) + 1, dtype=np.int64 if flat.size >> 31 else np.int32)
+            np.cumsum(sizes, out=directory[1:])
+            self._block_index_cache = (flat, members, directory, bits)
         return self._block_index_cache
 
     def candidates(self, queries: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
         """All (query row, member) pairs sharing a blocking key; blocks over ``max_block``
         members are passed over (a placeholder date shared by thousands identifies nobody).
 
-        Queries are sorted before the binary search: on a cohort of millions the key array
-        is far larger than the CPU cache, and sorted look-ups walk it in order.
+        Pairs come in no particular order; a member listed twice under one key (both
+        surname parts sound alike) gives its pair twice.
         """
-        distinct, starts, counts_all, block_members = self._block_index()
+        flat, block_members, directory, bits = self._block_index()
         k = queries.shape[1]
-        flat = queries.reshape(-1)
-        qidx = np.flatnonzero(flat)
-        if qidx.size == 0 or distinct.size == 0:
+        q_all = queries.reshape(-1)
+        qidx = np.flatnonzero(q_all)
+        if qidx.size == 0 or flat.size == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        order = np.argsort(flat[qidx], kind="stable")
-        qidx = qidx[order]
-        q = flat[qidx]
-        pos = np.minimum(np.searchsorted(distinct, q), distinct.size - 1)
-        hit = (distinct[pos] == q) & (counts_all[pos] <= max_block)
-        qidx, pos = qidx[hit], pos[hit]
-        counts = counts_all[pos]
-        total = int(counts.sum())
-        rows = np.repeat(qidx // k, counts)
-        first = np.repeat(starts[pos] - (np.cumsum(counts) - counts), counts)
-        members = block_members[first + np.arange(total, dtype=np.int64)]
-        return rows, members
+        q = q_all[qidx]
+        bucket = (q >> np.uint64(64 - bits)).astype(np.int64)
+        lo = directory.take(bucket).astype(np.int64)
+        span = directory.take(bucket + 1) - lo
+        # Every key of each query's bucket: the query's own block plus a key or so of others.
+        which = np.repeat(np.arange(q.size), span)
+        pos = np.repeat(lo - (np.cumsum(span) - span), span) + np.arange(which.size)
+        same = flat.take(pos) == q.take(which)
+        which, pos = which[same], pos[same]
+        size = np.bincount(which, minlength=q.size)
+        small = (size <= max_block).take(which)
+        rows = (qidx.take(which[small])) // k
+        return rows, block_members.take(pos[small]).astype(np.int64)
 
 
 class CohortIndex:
@@ -153,12 +184,18 @@ class CohortIndex:
         self.size = table.num_rows
         self.words = words
         self._table = table
-        bsn = table.column("bsn").to_numpy()
-        present = np.flatnonzero(bsn != 0)
-        order = np.argsort(bsn[present], kind="stable")
-        self._bsn_sorted = bsn[present][order]
-        self._bsn_member = present[order]
+        self._bsn: tuple[np.ndarray, np.ndarray] | None = None
         self._names: NameSide | None = None
+
+    def _bsn_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """Keyed BSNs sorted, with their members; built at the first BSN to look up (a
+        dump of names only never needs it)."""
+        if self._bsn is None:
+            bsn = self._table.column("bsn").to_numpy()
+            present = np.flatnonzero(bsn != 0)
+            order = np.argsort(bsn[present], kind="stable")
+            self._bsn = (bsn[present][order], present[order])
+        return self._bsn
 
     @property
     def names(self) -> NameSide:
@@ -173,13 +210,16 @@ class CohortIndex:
         ordered, which on a million members beats random probes by a wide margin.
         """
         out = np.full(keys.shape, -1, dtype=np.int64)
-        if self._bsn_sorted.size == 0 or keys.size == 0:
+        if keys.size == 0 or not keys.any():
+            return out
+        bsn_sorted, bsn_member = self._bsn_index()
+        if bsn_sorted.size == 0:
             return out
         order = np.argsort(keys)
         sk = keys[order]
-        pos = np.minimum(np.searchsorted(self._bsn_sorted, sk), self._bsn_sorted.size - 1)
-        hit = (self._bsn_sorted[pos] == sk) & (sk != 0)
-        out[order[hit]] = self._bsn_member[pos[hit]]
+        pos = np.minimum(np.searchsorted(bsn_sorted, sk), bsn_sorted.size - 1)
+        hit = (bsn_sorted[pos] == sk) & (sk != 0)
+        out[order[hit]] = bsn_member[pos[hit]]
         return out
 
     def refs(self, members: np.ndarray) -> list[str]:

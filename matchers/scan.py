@@ -33,6 +33,7 @@ from matchers.errors import (
 )
 from matchers.fingerprint import FileFingerprint, RecordFingerprinter, fingerprint_file
 from matchers.history import record_dataset, seen_before
+from matchers.index import CohortIndex
 from matchers.readers import open_table
 from matchers.readers.base import ReaderLimits, TableBatch
 from matchers.report import FileReport, MatchRow, Report
@@ -70,18 +71,48 @@ def _files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
             raise DatasetError(f"{path}: no such file or folder")
 
 
+class _CohortUnavailable(Exception):
+    """The cohort could not be loaded: ends the whole check (a file's own problems only
+    skip that file), so it is deliberately no CohortwatchError."""
+
+
 @dataclass
 class _Scan:
     """What every file of one check needs; ``fingerprints`` gathers the dataset's keyed
-    record sketch as batches pass (in the matching thread, beside the encoding)."""
+    record sketch as batches pass (in the matching thread, beside the encoding).
+
+    ``pool`` is the matching thread. The cohort is loaded there, as its first task, while
+    the first file is hashed, read and encoded on the calling thread.
+    """
 
     store: CohortStore
-    matcher: Matcher
-    collector: MatchCollector
+    loading: Future[CohortIndex]
+    pool: ThreadPoolExecutor
     opts: ScanOptions
     progress: Progress | None
     fingerprints: RecordFingerprinter
     posted: list[FileFingerprint] = field(default_factory=list)
+    _matcher: Matcher | None = None
+    _collector: MatchCollector | None = None
+
+    @property
+    def index(self) -> CohortIndex:
+        try:
+            return self.loading.result()
+        except CohortwatchError as exc:
+            raise _CohortUnavailable from exc
+
+    @property
+    def collector(self) -> MatchCollector:
+        if self._collector is None:
+            self._collector = MatchCollector(self.index.size)
+        return self._collector
+
+    @property
+    def matcher(self) -> Matcher:
+        if self._matcher is None:
+            self._matcher = Matcher(self.index, self.store.encoder.prf, self.opts.settings)
+        return self._matcher
 
     def match(
         self, batch: pa.RecordBatch, roles: ColumnRoles, enc: EncodedRecords, where: str,
@@ -151,12 +182,12 @@ def _scan_table(
         if not roles.usable_for_matching():
             raise no_usable_columns_error(shown, reader.columns, roles)
         roles_of[None] = roles
-    # Two stages on two threads: encoding the next batch (mostly Python: names are
-    # normalised per distinct value, holding the GIL) overlaps with matching this one
-    # (numpy gathers, sorts and popcounts, which release it). Batches are matched one
-    # at a time and in order, so results do not depend on timing.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match") as pool:
-        pending: Future[None] | None = None
+    # Two stages on two threads: encoding the next batch (Arrow string kernels, numpy and
+    # some Python) overlaps with matching this one (numpy gathers and popcounts), both
+    # mostly without the GIL. Batches are matched one at a time and in order, so results
+    # do not depend on timing.
+    pending: Future[None] | None = None
+    try:
         for batch in reader.batches():
             if batch.table not in roles_of:
                 roles_of[batch.table] = _table_roles(batch, fr, opts)
@@ -169,9 +200,12 @@ def _scan_table(
             enc = store.encoder.encode(batch.data, roles, only_bsn_invalid=True)
             if pending is not None:
                 pending.result()
-            pending = pool.submit(scan.match, batch.data, roles, enc, where, batch.first_record)
+            pending = scan.pool.submit(
+                scan.match, batch.data, roles, enc, where, batch.first_record
+            )
             if scan.progress:
                 scan.progress(shown, reader.stats.records, reader.stats.bytes_read, fr.bytes)
+    finally:
         if pending is not None:
             pending.result()
     fr.records = reader.stats.records
@@ -266,6 +300,19 @@ def _scan_path(path: Path, shown: str, scan: _Scan, *, posted: bool = True) -> I
             )
 
 
+def _scan_all(
+    paths: Sequence[Path], scan: _Scan
+) -> tuple[list[FileReport], CohortwatchError | None]:
+    reports: list[FileReport] = []
+    first_error: CohortwatchError | None = None
+    for path, shown in _files(paths):
+        for fr in _scan_path(path, shown, scan):
+            reports.append(fr)
+            if fr.error is not None:
+                first_error = first_error or fr.error
+    return reports, first_error
+
+
 def check_dataset(
     paths: Sequence[Path],
     *,
@@ -277,26 +324,28 @@ def check_dataset(
     """Scan files/folders for members of ``cohort``.
 
     :raises UnknownCohortError: no such cohort.
+    :raises KeyFileError: the cohort was enrolled with another key.
+    :raises CohortError: the cohort was enrolled by a version whose encodings this one
+        cannot use.
     :raises DatasetError: a path does not exist, or no file could be scanned at all.
     """
     opts = options or ScanOptions()
     started = time.monotonic()
-    index = store.load_index(cohort)
-    scan = _Scan(
-        store=store,
-        matcher=Matcher(index, store.encoder.prf, opts.settings),
-        collector=MatchCollector(index.size),
-        opts=opts,
-        progress=progress,
-        fingerprints=RecordFingerprinter(store.key),
-    )
-    reports: list[FileReport] = []
-    first_error: CohortwatchError | None = None
-    for path, shown in _files(paths):
-        for fr in _scan_path(path, shown, scan):
-            reports.append(fr)
-            if fr.error is not None:
-                first_error = first_error or fr.error
+    load = store.index_loader(cohort)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match") as pool:
+        scan = _Scan(
+            store=store,
+            loading=pool.submit(load),
+            pool=pool,
+            opts=opts,
+            progress=progress,
+            fingerprints=RecordFingerprinter(store.key),
+        )
+        try:
+            reports, first_error = _scan_all(paths, scan)
+            index, collector = scan.index, scan.collector
+        except _CohortUnavailable as exc:
+            raise exc.__cause__ from None  # type: ignore[misc]
     if not reports:
         raise DatasetError("no files found in " + ", ".join(str(p) for p in paths))
     if first_error is not None and all(f.status == "skipped" for f in reports):
@@ -310,7 +359,6 @@ def check_dataset(
         for ff in sorted(scan.posted, key=lambda f: f.sha256):
             h.update(f"{ff.sha256}\n".encode())
         sha = h.hexdigest()
-    collector = scan.collector
     matches = sorted(collector.best.values(), key=lambda m: (m.file, m.record, m.member))
     refs = index.refs(np.asarray([m.member for m in matches], dtype=np.int64))
     rows = [

@@ -53,6 +53,9 @@ _HEADERS = {
     "Accept-Language": "en-US,en;q=0.5",
 }
 _CHUNK = 1 << 16
+# Failures of one transfer: a SOCKS error from Tor (onion unreachable), a timeout, a reset.
+# (A SOCKS port that refuses the connection is Tor being down, handled apart.)
+_TRANSIENT = (ProxyError, ProxyTimeoutError, aiohttp.ClientError, TimeoutError, OSError)
 
 
 @dataclass(frozen=True)
@@ -193,8 +196,7 @@ class Fetcher:
             raise
         except (ProxyConnectionError, ConnectionRefusedError) as exc:
             raise self._unreachable(site, url, route, exc) from None
-        except (ProxyError, ProxyTimeoutError, aiohttp.ClientError, TimeoutError,
-                OSError) as exc:
+        except _TRANSIENT as exc:
             raise SiteUnreachableError(f"site {site.name}: {_shown(site, url)}: "
                                        f"{_reason(exc)}") from None
 
@@ -267,8 +269,7 @@ class Fetcher:
                     raise
                 except (ProxyConnectionError, ConnectionRefusedError) as exc:
                     raise self._unreachable(site, url, route, exc) from None
-                except (ProxyError, ProxyTimeoutError, aiohttp.ClientError, TimeoutError,
-                        OSError) as exc:
+                except _TRANSIENT as exc:
                     out.flush()
                     have = out.tell()
                     last = _reason(exc)

@@ -212,7 +212,11 @@ class ManagedTor:
         self._binary = find_tor(self._binary)
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.data_dir.chmod(0o700)  # tor refuses a DataDirectory others can read
-        await self._launch()
+        try:
+            await self._launch()
+        except BaseException:
+            self._proc = None  # start() may be tried again
+            raise
         self._supervisor = asyncio.create_task(self._supervise(), name="managed-tor")
 
     async def close(self) -> None:
@@ -273,14 +277,17 @@ class ManagedTor:
                 stale.unlink(missing_ok=True)
         torrc = self._torrc()
         self._recent.clear()
-        proc = await asyncio.create_subprocess_exec(
-            self._binary, "-f", str(torrc),
-            "--defaults-torrc", str(self.data_dir / "torrc-defaults"),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,  # a Ctrl-C in the terminal reaches us, not tor
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self._binary, "-f", str(torrc),
+                "--defaults-torrc", str(self.data_dir / "torrc-defaults"),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C in the terminal reaches us, not tor
+            )
+        except OSError as exc:
+            raise TorUnavailableError(f"cannot run {self._binary}: {exc.strerror or exc}") from None
         self._proc = proc
         task = asyncio.create_task(self._relay_log(proc), name="managed-tor-log")
         self._log_tasks.add(task)

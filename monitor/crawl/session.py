@@ -57,7 +57,8 @@ async def _system_control(ctx: Context) -> TorControl | None:
 
 
 @contextlib.asynccontextmanager
-async def open_tor(ctx: Context) -> AsyncIterator[tuple[Fetcher, TorControl | None]]:
+async def open_tor(ctx: Context
+                   ) -> AsyncIterator[tuple[Fetcher, TorControl | ManagedTor | None]]:
     """The fetcher and control connection the configuration asks for: our own managed tor
     (``tor.managed``), else the system tor's SOCKS and control ports.
 
@@ -72,7 +73,9 @@ async def open_tor(ctx: Context) -> AsyncIterator[tuple[Fetcher, TorControl | No
         await managed.start()
         fetcher = _fetcher(ctx, ("127.0.0.1", managed.socks_port))
         try:
-            yield fetcher, managed.control
+            # The ManagedTor itself, not its control connection: that is replaced
+            # whenever the supervisor restarts tor.
+            yield fetcher, managed
         finally:
             await fetcher.close()
             await managed.close()

@@ -20,7 +20,7 @@ from typing import Any
 from bs4 import BeautifulSoup, Tag
 
 from monitor.sites.blocked import gate_reason
-from monitor.sites.dates import parse_when
+from monitor.sites.fields import FieldCounts
 from monitor.sites.model import (
     Detail,
     Extract,
@@ -164,14 +164,8 @@ def extract(scope: Tag, ex: Extract, kind: str = "text", many: bool = False,
     return values
 
 
-class _Fields:
+class _Fields(FieldCounts):
     """Reads the configured fields of one scope and counts what was missing (warnings)."""
-
-    def __init__(self, url: str, now: datetime, order: str, total: int | None = None) -> None:
-        self.url, self.now, self.order = url, now, order
-        self.missing: Counter[str] = Counter()
-        self.undated: Counter[str] = Counter()
-        self.total = total
 
     def text(self, scope: Tag, name: str, ex: Extract | None, raw: dict[str, str],
              limit: int = MAX_FIELD) -> str:
@@ -215,24 +209,7 @@ class _Fields:
         if not values:
             self.missing[name] += 1
             return None, None
-        text = clean_text(values[0], MAX_FIELD)
-        raw[name] = text[:300]
-        moment = parse_when(text, self.now, order=self.order, future=future)
-        if moment is None:
-            self.undated[name] += 1
-        return moment, text
-
-    def warnings(self, specs: dict[str, Extract | None], count: int, what: str) -> list[str]:
-        out = []
-        for name, ex in specs.items():
-            if ex is None:
-                continue
-            if n := self.missing[name]:
-                out.append(f"selector '{name}' ({ex.describe()}) matched nothing in {n} of "
-                           f"{count} {what}")
-            if n := self.undated[name]:
-                out.append(f"'{name}' text could not be read as a date in {n} of {count} {what}")
-        return out
+        return self.dated(name, clean_text(values[0], MAX_FIELD), raw, future)
 
 
 def _specs(spec: HtmlParserSpec | HtmlDetailSpec) -> dict[str, Extract | None]:

@@ -8,13 +8,12 @@ so the crawler does not read it as "no posts".
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from monitor.sites.blocked import text_gate_reason
-from monitor.sites.dates import parse_when
+from monitor.sites.fields import FieldCounts
 from monitor.sites.jsonpath import resolve, scalars
 from monitor.sites.model import (
     Detail,
@@ -74,13 +73,10 @@ def _values(doc: Any, spec: JsonField, many: bool) -> list[str]:
     return out
 
 
-class _Reader:
+class _Reader(FieldCounts):
     """Reads fields of JSON objects and counts what was missing (warnings)."""
 
-    def __init__(self, url: str, now: datetime, order: str) -> None:
-        self.url, self.now, self.order = url, now, order
-        self.missing: Counter[str] = Counter()
-        self.undated: Counter[str] = Counter()
+    noun, found_nothing, unit = "path", "found nothing", "value"
 
     def text(self, doc: Any, name: str, spec: JsonField | None, raw: dict[str, str],
              limit: int = MAX_FIELD) -> str:
@@ -120,23 +116,7 @@ class _Reader:
             self.missing[name] += 1
             return None, None
         text = clean_text(_template(spec, values[0], url=False), MAX_FIELD, markup=True)
-        raw[name] = text[:300]
-        moment = parse_when(text, self.now, order=self.order, future=future)
-        if moment is None:
-            self.undated[name] += 1
-        return moment, text
-
-    def warnings(self, specs: dict[str, JsonField | None], count: int, what: str) -> list[str]:
-        out = []
-        for name, spec in specs.items():
-            if spec is None:
-                continue
-            if n := self.missing[name]:
-                out.append(f"path '{name}' ({spec.describe()}) found nothing in {n} of "
-                           f"{count} {what}")
-            if n := self.undated[name]:
-                out.append(f"'{name}' value could not be read as a date in {n} of {count} {what}")
-        return out
+        return self.dated(name, text, raw, future)
 
 
 def _template(spec: JsonField, value: str, url: bool) -> str:

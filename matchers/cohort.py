@@ -1,15 +1,14 @@
 """Cohorts: enroll from the holder's member file, list, remove, load for matching.
 
 Enrollment reads the file in batches and encodes each row with the secret key. A cohort is
-stored as an Arrow table (IPC stream parts of 500k members in SQLite blobs): scans load it
-in a few large reads instead of a million row fetches, and re-enrolling replaces members by
-their ``ref`` — so running the same enrollment twice changes nothing. Counts tell the operator what
+stored as arrays (:mod:`matchers.snapshot`): scans read the ones they need in a few large
+reads instead of a million row fetches, and re-enrolling replaces members by their ``ref``
+— so running the same enrollment twice changes nothing. Counts tell the operator what
 was left out and why; no personal value is printed or stored.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,14 +30,22 @@ from matchers.errors import (
     KeyFileError,
     UnknownCohortError,
 )
-from matchers.index import CohortIndex, SortedBlocks, snapshot_schema, sort_blocks
+from matchers.index import CohortIndex
 from matchers.keyed import key_check
 from matchers.readers import open_table
+from matchers.snapshot import (
+    StoredArrays,
+    TableArrays,
+    layout,
+    read_table,
+    snapshot_schema,
+    stored_layout,
+    write_arrays,
+)
 
 __all__ = ["CohortInfo", "CohortStore", "EnrollResult"]
 
 log = logging.getLogger(__name__)
-_PART_ROWS = 500_000
 _READ_SLICE = 8 << 20
 
 
@@ -117,8 +124,8 @@ class CohortStore:
         """Delete a cohort with all its encodings; returns the member count removed."""
         row = self._cohort_row(name)
         with self.db.conn:
-            self.db.execute("DELETE FROM cohort_members WHERE cohort_id = ?", [row["id"]])
-            self.db.execute("DELETE FROM cohort_blocks WHERE cohort_id = ?", [row["id"]])
+            for table in ("cohort_arrays", "cohort_members", "cohort_blocks"):
+                self.db.execute(f"DELETE FROM {table} WHERE cohort_id = ?", [row["id"]])  # noqa: S608 - fixed table names
             self.db.execute("DELETE FROM cohorts WHERE id = ?", [row["id"]])
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return int(row["members"])
@@ -173,7 +180,7 @@ class CohortStore:
         schema = snapshot_schema(self.encoder.words)
         new = pa.Table.from_batches(parts, schema=schema)
         if cohort_id is not None:
-            old = self._load_table(cohort_id, name)
+            old = self._load_table(self._cohort_row(name))
             stays = pc.invert(pc.is_in(old.column("ref"), value_set=new.column("ref")))
             new = pa.concat_tables([old.filter(stays), new])
         total = new.num_rows
@@ -268,24 +275,11 @@ class CohortStore:
         return pa.record_batch(arrays, schema=snapshot_schema(w))
 
     def _write_snapshot(self, cohort_id: int, table: pa.Table) -> None:
-        """Replace the cohort's packed parts and its sorted blocking keys (call inside a
-        transaction)."""
-        self._write_parts("cohort_members", cohort_id, table)
-        keys, members = sort_blocks(table.column("blocks"))
-        self._write_parts("cohort_blocks", cohort_id, pa.table({"key": keys, "member": members}))
-
-    def _write_parts(self, name: str, cohort_id: int, table: pa.Table) -> None:
-        self.db.execute(f"DELETE FROM {name} WHERE cohort_id = ?", [cohort_id])  # noqa: S608 - fixed table names
-        rows = _PART_ROWS if name == "cohort_members" else _PART_ROWS * BLOCK_KEYS
-        for part, offset in enumerate(range(0, max(table.num_rows, 1), rows)):
-            chunk = table.slice(offset, rows)
-            sink = io.BytesIO()
-            with pa.ipc.new_stream(sink, table.schema) as writer:
-                writer.write_table(chunk)
-            self.db.execute(
-                f"INSERT INTO {name} (cohort_id, part, rows, data) VALUES (?,?,?,?)",  # noqa: S608
-                [cohort_id, part, chunk.num_rows, sink.getvalue()],
-            )
+        """Replace the cohort's stored arrays (call inside a transaction); a cohort stored
+        in the earlier layout is stored in the current one from now on."""
+        write_arrays(self.db, cohort_id, table, self.encoder.words)
+        for legacy in ("cohort_members", "cohort_blocks"):
+            self.db.execute(f"DELETE FROM {legacy} WHERE cohort_id = ?", [cohort_id])  # noqa: S608 - fixed table names
 
     def _read_parts(self, name: str, cohort_id: int) -> list[pa.RecordBatch]:
         """The parts' record batches, each over one numpy buffer the blob was read into.
@@ -310,20 +304,49 @@ class CohortStore:
             batches.extend(pa.ipc.open_stream(pa.py_buffer(buf)).read_all().to_batches())
         return batches
 
-    def _load_table(self, cohort_id: int, name: str) -> pa.Table:
+    def _outdated(self, name: str) -> CohortError:
+        # Encodings change between versions; matching against old ones would silently
+        # miss people, so the operator is told to re-enroll.
+        return CohortError(
+            f"cohort {name!r} was enrolled by an earlier version of cohortwatch whose "
+            f"encodings this version cannot use; run `cohortwatch cohort remove {name}` and "
+            "enroll its member file again"
+        )
+
+    def _arrays(self, row: dict) -> StoredArrays | TableArrays:
+        """The cohort's arrays, stored in either layout.
+
+        :raises CohortError: enrolled by a version whose encodings this one cannot use.
+        """
+        cohort_id, name, words = row["id"], row["name"], self.encoder.words
+        found = stored_layout(self.db, cohort_id)
+        if found is not None:
+            if found != layout(words):
+                raise self._outdated(name)
+            return StoredArrays(self.db, cohort_id, int(row["members"]), words)
+        return TableArrays(
+            self._load_legacy_table(cohort_id, name), words,
+            lambda: self._load_sorted_blocks(cohort_id),
+        )
+
+    def _load_table(self, row: dict) -> pa.Table:
+        """The cohort's members as enrollment builds them (a re-enrollment merges into it).
+
+        :raises CohortError: enrolled by a version whose encodings this one cannot use.
+        """
+        arrays = self._arrays(row)
+        if isinstance(arrays, TableArrays):
+            return arrays._table
+        return read_table(arrays, self.encoder.words)
+
+    def _load_legacy_table(self, cohort_id: int, name: str) -> pa.Table:
         schema = snapshot_schema(self.encoder.words)
         batches = self._read_parts("cohort_members", cohort_id)
         if batches and batches[0].schema != schema:
-            # Encodings change between versions; matching against old ones would silently
-            # miss people, so the operator is told to re-enroll.
-            raise CohortError(
-                f"cohort {name!r} was enrolled by an earlier version of cohortwatch whose "
-                f"encodings this version cannot use; run `cohortwatch cohort remove {name}` and "
-                "enroll its member file again"
-            )
+            raise self._outdated(name)
         return pa.Table.from_batches(batches, schema=schema)
 
-    def _load_sorted_blocks(self, cohort_id: int) -> SortedBlocks | None:
+    def _load_sorted_blocks(self, cohort_id: int) -> tuple[np.ndarray, np.ndarray] | None:
         batches = self._read_parts("cohort_blocks", cohort_id)
         if not batches:
             return None
@@ -340,22 +363,17 @@ class CohortStore:
         return self.index_loader(name)()
 
     def index_loader(self, name: str) -> Callable[[], CohortIndex]:
-        """Check that cohort ``name`` can be loaded, and return what loads it (about a
-        second for a million members: a scan does it on its matching thread while the
-        first batches are read and encoded).
+        """Check that cohort ``name`` exists for this key, and return what loads it. Loading
+        reads no arrays yet: the index reads each when first used (on a scan's matching
+        thread, while the first batches are read and encoded).
 
         :raises UnknownCohortError: no such cohort.
         :raises KeyFileError: enrolled with another key.
         """
-        cohort_id = self._cohort_row(name)["id"]
+        row = self._cohort_row(name)
 
         def load() -> CohortIndex:
             """:raises CohortError: enrolled by a version whose encodings this one cannot use."""
-            return CohortIndex(
-                name,
-                self._load_table(cohort_id, name),
-                self.encoder.words,
-                lambda: self._load_sorted_blocks(cohort_id),
-            )
+            return CohortIndex(name, self._arrays(row))
 
         return load

@@ -100,39 +100,82 @@ _YMD = r"^(?P<a>\d{4})(?P<s>[-/.])(?P<b>\d{1,2})(?P<t>[-/.])(?P<c>\d{1,2})$"
 _MONTH_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
 
 
+def _real_dates(y: np.ndarray, m: np.ndarray, d: np.ndarray, this_year: int) -> np.ndarray:
+    """Real calendar dates with a year from MIN_YEAR to this year (dates._valid)."""
+    ok_m = (m >= 1) & (m <= 12)
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    real = ok_m & (d >= 1) & (d <= _MONTH_DAYS.take(np.where(ok_m, m, 0)))
+    real &= (m != 2) | (d < 29) | leap
+    return real & (y >= MIN_YEAR) & (y <= this_year)
+
+
+def _day_first(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(day, month) of a day-first date, unless only month-first can be a date (US)."""
+    us = (b > 12) & (a <= 12)
+    return np.where(us, b, a), np.where(us, a, b)
+
+
+def _ten_char_dates(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """dd-mm-yyyy and yyyy-mm-dd written with ten characters, read from the bytes: (n, 3)
+    int32 year, month, day where the form matched (zeros elsewhere or when no date), and
+    which values matched."""
+    n = len(values)
+    out = np.zeros((n, 3), dtype=np.int32)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset :][: n + 1]
+    rows = np.flatnonzero(np.diff(offsets) == 10)
+    matched = np.zeros(n, dtype=bool)
+    if not rows.size:
+        return out, matched
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
+    c = data.take(offsets[rows][:, None].astype(np.int64) + np.arange(10)).astype(np.int32)
+    digit = (c >= 48) & (c <= 57)
+    v = c - 48
+    sep = (c == ord("-")) | (c == ord("/")) | (c == ord("."))
+    this_year = _this_year()
+    for s1, s2, digits in ((2, 5, (0, 1, 3, 4, 6, 7, 8, 9)), (4, 7, (0, 1, 2, 3, 5, 6, 8, 9))):
+        form = sep[:, s1] & (c[:, s1] == c[:, s2]) & digit[:, list(digits)].all(axis=1)
+        if s1 == 2:
+            day, month = _day_first(v[:, 0] * 10 + v[:, 1], v[:, 3] * 10 + v[:, 4])
+            year = v[:, 6] * 1000 + v[:, 7] * 100 + v[:, 8] * 10 + v[:, 9]
+        else:
+            year = v[:, 0] * 1000 + v[:, 1] * 100 + v[:, 2] * 10 + v[:, 3]
+            month, day = v[:, 5] * 10 + v[:, 6], v[:, 8] * 10 + v[:, 9]
+        good = form & _real_dates(year, month, day, this_year)
+        out[rows[good]] = np.stack([year, month, day], axis=1)[good]
+        matched[rows[form]] = True
+    return out, matched
+
+
 def _plain_numeric_dates(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """:func:`parse_date` of the values in the two common numeric orders, with numpy: (n, 3)
     int32 year, month, day (zeros: no date), and the indices of the values in any other
     form, left to parse_date. Same rules: day-first unless only month-first can be a date,
     real calendar dates, years from MIN_YEAR to this year."""
-    n = len(values)
-    out = np.zeros((n, 3), dtype=np.int32)
-    done = np.zeros(n, dtype=bool)
+    values = values.cast(pa.string())
+    out, done = _ten_char_dates(values)
     this_year = _this_year()
+    rest = np.flatnonzero(~done)
     for pattern, year_first in ((_DMY, False), (_YMD, True)):
-        parts = pc.extract_regex(values, pattern)
+        if not rest.size:
+            break
+        parts = pc.extract_regex(values.take(pa.array(rest)), pattern)
         ok = pc.fill_null(
             pc.and_(pc.is_valid(parts), pc.equal(parts.field("s"), parts.field("t"))), False
         ).to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(ok & ~done)
-        if not rows.size:
+        hit = np.flatnonzero(ok)
+        if not hit.size:
             continue
-        picked = parts.take(pa.array(rows))
+        picked = parts.take(pa.array(hit))
         a, b, c = (pc.cast(picked.field(f), pa.int32()).to_numpy() for f in "abc")
         if year_first:
             y, m, d = a, b, c
         else:
-            y, d, m = c, a, b
-            us = (m > 12) & (d <= 12)  # only possible as US m-d-y
-            d, m = np.where(us, m, d), np.where(us, d, m)
-        ok_m = (m >= 1) & (m <= 12)
-        leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
-        real = ok_m & (d >= 1) & (d <= _MONTH_DAYS.take(np.where(ok_m, m, 0)))
-        real &= (m != 2) | (d < 29) | leap
-        valid = real & (y >= MIN_YEAR) & (y <= this_year)
-        out[rows[valid]] = np.stack([y, m, d], axis=1)[valid]
-        done[rows] = True
-    return out, np.flatnonzero(~done)
+            y = c
+            d, m = _day_first(a, b)
+        valid = _real_dates(y, m, d, this_year)
+        out[rest[hit[valid]]] = np.stack([y, m, d], axis=1)[valid]
+        rest = np.delete(rest, hit)
+    return out, rest
 
 
 class RecordEncoder:
@@ -423,14 +466,16 @@ class RecordEncoder:
         sounds: np.ndarray,
         initial: np.ndarray,
         given_sound: np.ndarray,
+        partial_ok: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Blocking keys: who is worth comparing with whom.
 
         (birth date, surname sound) per surname part and (birth date, initial) find typos
         in names; (surname sound, initial, two of three date parts) find a typo in the
         date; the postcode alone (a few members each) finds name fields written in each
-        other's place. Each block holds a handful of members even in a cohort of millions. The
-        leaked side also looks up the day/month-swapped date's (date, …) keys, and (birth
+        other's place. Each block holds a handful of members even in a cohort of millions.
+        The two-of-three-date keys are made only where ``partial_ok``. The leaked side also
+        looks up the day/month-swapped date's (date, …) keys, and (birth
         date, sound of the given name) for given name and surname written in each other's
         place (``blocks_swap``: query-only keys, never stored for members).
         """
@@ -447,7 +492,7 @@ class RecordEncoder:
             ok = has_date & (snd != 0)
             blocks[:, part] = enc(Domain.BLOCK_DOB_SOUND, ok, snd, date)
             blocks_swap[:, part] = enc(Domain.BLOCK_DOB_SOUND, ok & swappable, snd, swapped)
-            ok = ok & has_init
+            ok = ok & has_init & partial_ok
             blocks[:, 3 + 3 * part] = enc(Domain.BLOCK_YM, ok, snd, y * 100 + m, initial)
             blocks[:, 4 + 3 * part] = enc(Domain.BLOCK_YD, ok, snd, y * 100 + d, initial)
             blocks[:, 5 + 3 * part] = enc(Domain.BLOCK_MD, ok, snd, m * 100 + d, initial)
@@ -465,9 +510,11 @@ class RecordEncoder:
     ) -> EncodedRecords:
         """Encode every row of ``batch`` according to ``roles``.
 
-        With ``only_bsn_invalid`` the name, date and postcode fields are encoded only for
-        rows without a valid BSN — the only rows a scan matches on them — which makes a
-        BSN-keyed dump cost little more than its BSN column.
+        With ``only_bsn_invalid`` (a scan) the name, date and postcode fields are encoded
+        only for rows without a valid BSN — the only rows a scan matches on them — which
+        makes a BSN-keyed dump cost little more than its BSN column; and the two-of-three
+        date parts (``dob_pairs`` and the blocking keys on them) only for rows with a
+        postcode, the only rows whose look-ups read them.
         """
         n = batch.num_rows
         bsn_value, bsn_status, bsn_key = self._encode_bsn(_col(batch, roles.bsn), n)
@@ -479,7 +526,7 @@ class RecordEncoder:
                 rows = None
         else:
             sub = batch
-        fields = self._encode_person(sub, roles)
+        fields = self._encode_person(sub, roles, scan=only_bsn_invalid)
         if rows is not None:
             full = {}
             for name, arr in fields.items():
@@ -491,20 +538,28 @@ class RecordEncoder:
             n=n, bsn_value=bsn_value, bsn_status=bsn_status, bsn=bsn_key, **fields
         )
 
-    def _encode_person(self, batch: pa.RecordBatch, roles: ColumnRoles) -> dict[str, np.ndarray]:
-        """Birth date, names and postcode encodings of every row of ``batch``."""
+    def _encode_person(
+        self, batch: pa.RecordBatch, roles: ColumnRoles, *, scan: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Birth date, names and postcode encodings of every row of ``batch``; for a
+        ``scan`` without what no look-up reads (see :meth:`encode`)."""
         n = batch.num_rows
+        postcode, postcode_block = self._encode_postcode(_col(batch, roles.postcode), n)
+        # Two of three date parts count only beside an agreeing postcode (engine.decide):
+        # a scan encodes them, and the blocks built on them, only for rows with one.
+        partial_ok = postcode != 0 if scan else np.ones(n, dtype=bool)
         ymd = self._encode_dates(_col(batch, roles.dob), n)
         y, m, d = ymd[:, 0], ymd[:, 1], ymd[:, 2]
         has_date = y > 0
         dob = self.prf.encode_masked(Domain.DOB, has_date, y * 10000 + m * 100 + d)
         swappable = has_date & (d <= 12) & (d != m)
         dob_swap = self.prf.encode_masked(Domain.DOB, swappable, y * 10000 + d * 100 + m)
+        paired = has_date & partial_ok
         pairs = np.stack(
             [
-                self.prf.encode_masked(Domain.DOB_YM, has_date, y, m),
-                self.prf.encode_masked(Domain.DOB_YD, has_date, y, d),
-                self.prf.encode_masked(Domain.DOB_MD, has_date, m, d),
+                self.prf.encode_masked(Domain.DOB_YM, paired, y, m),
+                self.prf.encode_masked(Domain.DOB_YD, paired, y, d),
+                self.prf.encode_masked(Domain.DOB_MD, paired, m, d),
             ],
             axis=1,
         )
@@ -512,8 +567,10 @@ class RecordEncoder:
             batch, roles, n
         )
         initial = self.prf.encode_masked(Domain.INITIAL, initial_code > 0, initial_code)
-        blocks, blocks_swap = self._blocks(ymd, swappable, sounds, initial_code, given_sound)
-        postcode, blocks[:, 9] = self._encode_postcode(_col(batch, roles.postcode), n)
+        blocks, blocks_swap = self._blocks(
+            ymd, swappable, sounds, initial_code, given_sound, partial_ok
+        )
+        blocks[:, 9] = postcode_block
         return {
             "dob": dob,
             "dob_swap": dob_swap,

@@ -23,6 +23,7 @@ caller can keep per-text encodings); :meth:`FullNameParser.reset` drops them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,21 +42,15 @@ _HW = 5  # compound with a name piece ("jansen-bakker"): a name chunk
 _HI = 6  # compound of consonant runs only ("jp-th"): an initials chunk
 _T = 7  # the word 't': a tussenvoegsel after van/in/op/..., else an initial (resolved per row)
 _BAD = 8  # a word this path leaves to normalise_name (title, odd hyphen or apostrophe)
+_HP = 9  # a hyphenated word ending in a tussenvoegsel ("aalts-van"): binds what follows
 _MAX_WORDS = 20  # 3 bits a word and a length mark in 64 bits
 
 # What the parser reads from a word: its whole text (for a compound, the pieces joined: the
 # given name "jan-willem" is 'janwillem'), its first piece, its second piece.
 _JOINED, _PIECE0, _PIECE1 = 0, 1, 2
 
-# Where normalise_name would rewrite the folded text (spouse "e.v.", hyphen runs), or
-# reads it in a way a template cannot follow (a dotted piece of two letters, a hyphen and a
-# dot in one word), or finds characters a template does not know.
-_UNSUITED = r"e\.v|[a-z]{2}\.|\.[a-z]{2}|-[^ ]*\.|\.[^ ]*-| -|- |--|^-|-$|[^a-z ,.'\-]"
-_VD_WORD = r"(^|[ ,])\.*v\.*d\.*($|[ ,])"  # "v.d.", read as "van der" beside other dots
-_FREE_APOS = r"(^| )'[st]( |$)"
-
 # ASCII folding exactly as names._parse_fold does it (bytes >= 128 are never used).
-_FOLD = np.frombuffer(names._PARSE_BYTES, dtype=np.uint8)
+_FOLD = names._PARSE_BYTES
 
 
 @dataclass
@@ -175,14 +170,20 @@ def _kind_of(word: str) -> tuple[int, str, str, str]:
     as names._fast_chunks and names._fast_hyphen_chunks classify words."""
     if word == ",":
         return _SEP, "", "", ""
+    if " " in word:
+        return _group(word.split(" "))
     if "-" in word:
         pieces = word.split("-")
         if "" in pieces or "'" in word:
             return _BAD, "", "", ""
         kinds = [names._KINDS[p] for p in pieces]
-        if any(k != _W and k != _C for k in kinds):
+        if all(k in (_W, _C) for k in kinds):
+            return (_HW if _W in kinds else _HI), "".join(pieces), pieces[0], pieces[1]
+        if any(k not in (_W, _C, _P) for k in kinds):
             return _BAD, "", "", ""
-        return (_HW if _W in kinds else _HI), "".join(pieces), pieces[0], pieces[1]
+        if kinds[-1] == _P:  # binds the words after it: see FullNameParser._bind
+            return _HP, "", "", ""
+        return _group([word])
     if "'" in word:
         if word in names._APOS_PREFIXES:
             return _P, word[1:], word[1:], ""
@@ -193,6 +194,21 @@ def _kind_of(word: str) -> tuple[int, str, str, str]:
     if k == names._T:
         return _T, word, word, ""
     return k, word, word, ""
+
+
+def _group(words: list[str]) -> tuple[int, str, str, str]:
+    """A hyphenated word with tussenvoegsel pieces, and the words a trailing tussenvoegsel
+    binds to it ("aalts-van der kerkhof", "jansen-de-vries"): one chunk of atoms to the fast
+    path, read as a compound when it holds two surname cores (_split_core)."""
+    atoms: list[list] = []
+    for j, w in enumerate(words):
+        for k, piece in enumerate(w.split("-")):
+            text = piece[1:] if piece in names._APOS_PREFIXES else piece
+            atoms.append([text, False, j == 0 and k > 0, names._KINDS[piece]])
+    _, cores = names._split_core(atoms)
+    if len(cores) < 2:
+        return _BAD, "", "", ""
+    return _HW, "".join(a[0] for a in atoms), cores[0], cores[1]
 
 
 # -- the parser ----------------------------------------------------------------------------
@@ -209,6 +225,7 @@ class FullNameParser:
         self.texts: list[str] = [""]
         self._text_ids: dict[str, int] = {"": 0}
         self._word_ids: dict[str, int] = {}
+        self._word_texts: list[str] = []
         # Per word id: kind, first letter's code point, text ids (joined, piece 0, piece 1),
         # and whether a following 't' is a tussenvoegsel.
         self._word_info: list[tuple[int, int, int, int, int, bool]] = []
@@ -232,9 +249,12 @@ class FullNameParser:
         out = [ids.get(w, -1) for w in words]
         if -1 in out:
             for i, w in enumerate(words):
-                if out[i] == -1:
+                if out[i] == -1 and w in ids:  # twice in the list
+                    out[i] = ids[w]
+                elif out[i] == -1:
                     kind, joined, p0, p1 = _kind_of(w)
                     out[i] = ids[w] = len(self._word_info)
+                    self._word_texts.append(w)
                     self._word_info.append((
                         kind, ord(joined[0]) if joined else 0, self.text_id(joined),
                         self.text_id(p0), self.text_id(p1), w in names._BEFORE_T,
@@ -251,6 +271,41 @@ class FullNameParser:
                             info[:, 5].astype(bool))
         return self._arrays
 
+    def _bind(
+        self, word: np.ndarray, kinds: np.ndarray, row: np.ndarray, lens: np.ndarray,
+        bad: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Join each word ending in a tussenvoegsel piece ("aalts-van") with the
+        tussenvoegsels after it and the name that closes them ("der kerkhof") into one
+        word, as names._fast_hyphen_chunks groups them; a value where no plain name closes
+        the group (end of value or part, an initial, another compound) is left to
+        normalise_name."""
+        total = word.size
+        hp = np.flatnonzero(kinds == _HP)
+        end = np.full(hp.size, -1)
+        active = np.ones(hp.size, dtype=bool)
+        for step in range(1, 8):
+            j = np.minimum(hp + step, total - 1)
+            inside = active & (hp + step < total) & (row.take(j) == row.take(hp))
+            k = kinds.take(j)
+            closes = inside & ((k == _W) | (k == _C))
+            end[closes] = hp[closes] + step
+            active = inside & (k == _P)
+        ok = end >= 0
+        bad = bad.copy()
+        bad[row.take(hp[~ok])] = True
+        first, last = hp[ok], end[ok]
+        texts = self._word_texts
+        joined = [" ".join(texts[w] for w in word[a : b + 1].tolist())
+                  for a, b in zip(first.tolist(), last.tolist(), strict=True)]  # fmt: skip
+        word = word.copy()
+        word[first] = self._word_ids_of(joined)
+        span = last - first
+        drop = np.repeat(first + 1 - (np.cumsum(span) - span), span) + np.arange(span.sum())
+        keep = np.ones(total, dtype=bool)
+        keep[drop] = False
+        return word[keep], lens - np.bincount(row.take(drop), minlength=lens.size), bad
+
     def _template_of(self, code: int) -> _Template | None:
         if code not in self._templates:
             n = (int(code).bit_length() - 1) // 3
@@ -261,24 +316,19 @@ class FullNameParser:
     def parse(self, values: pa.Array) -> ParsedNames:
         """Read every value of a string array (nulls as '')."""
         n = len(values)
-        values = pc.fill_null(values, "")
-        folded, bad = _fold(values)
-        # Words: dots of voorletters become spaces, a comma is a word of its own.
-        spaced = pc.replace_substring(pc.replace_substring(folded, ".", " "), ",", " , ")
-        lists = pc.ascii_split_whitespace(pc.ascii_trim_whitespace(spaced))
-        flat = pc.list_flatten(lists)
-        lens = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
-        empty = pc.equal(pc.binary_length(flat), 0).to_numpy(zero_copy_only=False)
-        if empty.any():  # '' splits into [''] (and runs of spaces into empty words)
-            lens -= np.bincount(np.repeat(np.arange(n), lens)[empty], minlength=n)
-            flat = flat.filter(pa.array(~empty))
-        flat = pc.dictionary_encode(flat)
+        words, lens, bad = _words(pc.fill_null(values, ""))
+        flat = pc.dictionary_encode(words)
         local = self._word_ids_of(flat.dictionary.to_pylist())
         word = local.take(flat.indices.to_numpy(zero_copy_only=False))
         kind_of, first_of, texts_of, before_t = self._word_arrays()
         kinds = kind_of.take(word)
-        start = np.cumsum(lens) - lens
         row = np.repeat(np.arange(n), lens)
+        if (kinds == _HP).any():
+            word, lens, bad = self._bind(word, kinds, row, lens, bad)
+            kind_of, first_of, texts_of, before_t = self._word_arrays()
+            kinds = kind_of.take(word)
+            row = np.repeat(np.arange(n), lens)
+        start = np.cumsum(lens) - lens
         pos = np.arange(word.size) - start.take(row)
         # 't' is a tussenvoegsel right after van/in/op/... (in the same comma part), else
         # an initial.
@@ -325,66 +375,183 @@ class FullNameParser:
         return out
 
 
-def _fold(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """names._parse_fold of every value, and which values this path leaves to
-    normalise_name. ASCII text is folded with one byte table over the whole buffer; other
-    text value by value."""
+def _buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The bytes of a string array's values, back to back, and where each value starts
+    (n + 1 offsets, from 0)."""
     n = len(values)
-    if n == 0:
-        return pa.array([], pa.string()), np.zeros(0, dtype=bool)
-    values = values.cast(pa.string())
-    ascii_ok = pc.string_is_ascii(values)
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset :][: n + 1]
-    data = np.frombuffer(values.buffers()[2], dtype=np.uint8) if values.buffers()[2] else None
+    data = values.buffers()[2]
     lo, hi = int(offsets[0]), int(offsets[-1])
-    mapped = _FOLD.take(data[lo:hi]) if data is not None and hi > lo else np.zeros(0, np.uint8)
-    folded = pa.StringArray.from_buffers(
-        n, pa.py_buffer((offsets - lo).astype(np.int32)), pa.py_buffer(mapped)
+    raw = np.frombuffer(data, dtype=np.uint8)[lo:hi] if data is not None and hi > lo else None
+    return (raw if raw is not None else np.zeros(0, dtype=np.uint8)), (offsets - lo).astype(
+        np.int64
     )
-    # Parentheses (nicknames, dropped before folding) stay with normalise_name.
-    bad = pc.match_substring(values, "(").to_numpy(zero_copy_only=False)
-    other = np.flatnonzero(~ascii_ok.to_numpy(zero_copy_only=False))
+
+
+def _values_at(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The value each byte position belongs to."""
+    return np.searchsorted(offsets, positions, side="right") - 1
+
+
+def _per_value(flags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Whether any byte of each value is flagged (flags are rare: found, then placed)."""
+    out = np.zeros(offsets.size - 1, dtype=bool)
+    out[_values_at(np.flatnonzero(flags), offsets)] = True
+    return out
+
+
+_SP, _DOT, _HY, _COMMA, _APOS = (ord(c) for c in " .-,'")
+
+
+def _is_letter(f: np.ndarray) -> np.ndarray:
+    return (f >= ord("a")) & (f <= ord("z"))
+
+
+_VD_WORD = re.compile(r"(?:^|[ ,])\.*v\.*d\.*(?:$|[ ,])")
+
+
+def _has_vd_word(text: str) -> bool:
+    """A word "v.d." (or "vd." ...): the fast path reads it as "van der" when the part
+    holds "v.", as an initial and a consonant run otherwise; left to normalise_name."""
+    return _VD_WORD.search(text) is not None
+
+
+
+
+def _words(values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """names._parse_fold of every value split into words (dots of voorletters are
+    spaces, a comma is a word of its own): the words of all values in order, how many
+    each value has, and which values this path leaves to normalise_name.
+
+    ASCII text is folded with one byte table over the whole buffer, other text per
+    distinct character (:func:`_fold_chars`). A value is left to normalise_name where
+    _parse_fold would rewrite it beyond the table (parentheses, spouse "e.v.", spaces
+    around hyphens, apostrophes other than a free-standing 't/'s), or where the fast
+    path's reading depends on more than its words: a dotted piece of two letters, a
+    hyphen and a dot in one word, "v.d." beside other dots.
+    """
+    n = len(values)
+    values = values.cast(pa.string())
+    raw, offsets = _buffers(values)
+    bad = _per_value(raw == ord("("), offsets)
+    other = np.flatnonzero(_per_value(raw >= 0x80, offsets))
+    folded = pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(raw.tobytes().translate(_FOLD))
+    )
     if other.size:
         texts, odd = _fold_chars(values.take(pa.array(other)).to_pylist())
         mask = np.zeros(n, dtype=bool)
         mask[other] = True
         folded = pc.replace_with_mask(folded, pa.array(mask), texts)
         bad[other[odd]] = True
-    bad |= pc.match_substring_regex(folded, _UNSUITED).to_numpy(zero_copy_only=False)
-    dotted_v = pc.match_substring(folded, "v.").to_numpy(zero_copy_only=False)
-    if dotted_v.any():
-        bad |= dotted_v & pc.match_substring_regex(folded, _VD_WORD).to_numpy(
-            zero_copy_only=False
+    f, offsets = _buffers(folded)
+    size = f.size
+    if size == 0:
+        return pa.array([], pa.string()), np.zeros(n, dtype=np.int64), bad
+    starts = np.zeros(size + 1, dtype=bool)  # a value starts here (and one past the end)
+    starts[offsets] = True
+    nxt = ~starts[1:]  # the next byte is in the same value ...
+    nxt[-1] = False
+    prv = ~starts[:-1]  # ... and the previous one
+    letter, dot, hyphen, space = _is_letter(f), f == _DOT, f == _HY, f == _SP
+    word = letter | hyphen | (f == _APOS)
+    comma = f == _COMMA
+    # Where the text is no value of names' fold table, or would be rewritten, or read
+    # in a way its words alone do not say.
+    flags = ~(word | space | comma | dot)
+    l2 = letter[:-1] & letter[1:] & nxt[:-1]  # two letters of one value from here
+    flags[2:] |= dot[2:] & l2[:-1] & prv[2:]  # [a-z]{2}\.
+    flags[:-2] |= dot[:-2] & l2[1:] & nxt[:-2]  # \.[a-z]{2}
+    flags |= hyphen & ~(prv & nxt)  # ^- and -$
+    flags[:-1] |= hyphen[:-1] & (space[1:] | hyphen[1:]) & nxt[:-1]  # "- ", "--"
+    flags[1:] |= hyphen[1:] & space[:-1] & prv[1:]  # " -"
+    flags[:-2] |= (f[:-2] == ord("e")) & dot[1:-1] & (f[2:] == ord("v")) & nxt[:-2] & nxt[1:-1]
+    # An apostrophe other than in a free-standing "'t" or "'s": _parse_fold may move it.
+    at = np.flatnonzero(f == _APOS)
+    if at.size:
+        after = np.minimum(at + 1, size - 1)
+        beyond = np.minimum(at + 2, size - 1)
+        free = (
+            (~prv.take(at) | space.take(at - 1))
+            & nxt.take(at)
+            & ((f.take(after) == ord("s")) | (f.take(after) == ord("t")))
+            & (~nxt.take(after) | space.take(beyond))
         )
-    apos = pc.count_substring(folded, "'").to_numpy(zero_copy_only=False)
-    if apos.any():
-        free = pc.count_substring_regex(folded, _FREE_APOS).to_numpy(zero_copy_only=False)
-        bad |= apos != free
-    return folded, bad
+        flags[at[~free]] = True
+    bad |= _per_value(flags, offsets)
+    # A hyphen and a dot in one run of non-spaces (runs start at a value's start too).
+    if hyphen.any() and dot.any():
+        solid = ~space
+        runs = np.flatnonzero(solid & ~(np.concatenate([[False], solid[:-1]]) & prv))
+        has_hyphen = np.zeros(runs.size, dtype=bool)
+        has_hyphen[np.searchsorted(runs, np.flatnonzero(hyphen), "right") - 1] = True
+        has_dot = np.zeros(runs.size, dtype=bool)
+        has_dot[np.searchsorted(runs, np.flatnonzero(dot), "right") - 1] = True
+        bad[_values_at(runs[has_hyphen & has_dot], offsets)] = True
+    # "v.d." beside another "v.": one value at a time (rare).
+    v_dot = np.zeros(size, dtype=bool)
+    v_dot[:-1] = (f[:-1] == ord("v")) & dot[1:] & nxt[:-1]
+    rows = np.flatnonzero(_per_value(v_dot, offsets) & ~bad)
+    if rows.size:
+        bad[rows] = [_has_vd_word(t) for t in folded.take(pa.array(rows)).to_pylist()]
+    # Words: runs of letters, apostrophes and hyphens within a value, and each comma.
+    word_before = np.concatenate([[False], word[:-1]]) & prv
+    word_after = np.concatenate([word[1:], [False]]) & nxt
+    at = np.flatnonzero(comma | (word & ~word_before))
+    ends = np.flatnonzero(comma | (word & ~word_after))
+    word_offsets = np.zeros(at.size + 1, dtype=np.int64)
+    np.cumsum(ends - at + 1, out=word_offsets[1:])
+    words = pa.StringArray.from_buffers(
+        at.size, pa.py_buffer(word_offsets.astype(np.int32)), pa.py_buffer(f[word | comma])
+    )
+    lens = np.diff(np.searchsorted(at, offsets)).astype(np.int64)
+    return words, lens, bad
+
+
+_ASCII_FOLDED = np.frombuffer(names._PARSE_BYTES[:128], dtype=np.uint8)
+_CHAR_FOLDS: dict[int, str] = {}  # non-ASCII code point -> its fold (a few hundred at most)
+
+
+def _fold_char(cp: int) -> str:
+    out = _CHAR_FOLDS.get(cp)
+    if out is None:
+        out = chr(cp).casefold().translate(names._PARSE_TABLE)
+        if len(_CHAR_FOLDS) < 8192:
+            _CHAR_FOLDS[cp] = out
+    return out
 
 
 def _fold_chars(texts: list[str]) -> tuple[pa.Array, np.ndarray]:
     """The fold of names._parse_fold for non-empty non-ASCII texts, character by character
     (casefolding and the fold table both map each character on its own), with one Python
-    step per distinct character; and which texts hold a character that does not fold to
-    ASCII. The regular-expression rewrites of _parse_fold are left out: the caller sends
-    every text they would change to normalise_name."""
+    step per distinct non-ASCII character; and which texts hold a character that does not
+    fold to ASCII. The regular-expression rewrites of _parse_fold are left out: the caller
+    sends every text they would change to normalise_name."""
     counts = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     chars = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    distinct, which = np.unique(chars, return_inverse=True)
-    outs = [chr(c).casefold().translate(names._PARSE_TABLE) for c in distinct.tolist()]
-    ascii_ok = np.fromiter((o.isascii() for o in outs), dtype=bool, count=len(outs))
-    table = np.frombuffer("".join(outs).encode("ascii", "replace"), dtype=np.uint8)
-    out_len = np.fromiter(map(len, outs), dtype=np.int64, count=len(outs))
-    out_off = np.cumsum(out_len) - out_len
-    lens = out_len.take(which)
-    src = np.repeat(out_off.take(which) - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
+    high = chars >= 128
+    distinct = np.unique(chars[high])
+    outs = [_fold_char(c) for c in distinct.tolist()]
+    odd_char = np.fromiter((not o.isascii() for o in outs), dtype=bool, count=len(outs))
+    # Symbols: the 128 ASCII characters (one byte each), then the distinct others.
+    sym_len = np.concatenate([np.ones(128, dtype=np.int64),
+                              np.fromiter(map(len, outs), dtype=np.int64, count=len(outs))])
+    sym_bytes = np.concatenate([_ASCII_FOLDED, np.frombuffer(
+        "".join(outs).encode("ascii", "replace"), dtype=np.uint8)])
+    sym_off = np.cumsum(sym_len) - sym_len
+    sym = chars.astype(np.int64)
+    sym[high] = 128 + np.searchsorted(distinct, chars[high])
+    lens = sym_len.take(sym)
+    src = np.repeat(sym_off.take(sym) - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
     starts = np.cumsum(counts) - counts
     text_lens = np.add.reduceat(lens, starts)
     offsets = np.zeros(len(texts) + 1, dtype=np.int32)
     np.cumsum(text_lens, out=offsets[1:])
     folded = pa.StringArray.from_buffers(
-        len(texts), pa.py_buffer(offsets), pa.py_buffer(table.take(src) if src.size else b"")
+        len(texts), pa.py_buffer(offsets), pa.py_buffer(sym_bytes.take(src) if src.size else b"")
     )
-    odd = np.add.reduceat((~ascii_ok).take(which).astype(np.int64), starts) > 0
+    odd = np.zeros(len(texts), dtype=bool)
+    if odd_char.any():
+        bad_at = np.flatnonzero(high)[odd_char.take(sym[high] - 128)]
+        odd[np.searchsorted(starts, bad_at, "right") - 1] = True
     return folded, odd

@@ -7,6 +7,7 @@ could be scanned is that an error (exit status 2 at the CLI).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -21,7 +22,6 @@ import pyarrow as pa
 from matchers.archives import ArchiveLimits, SkipReason, walk
 from matchers.cohort import CohortStore
 from matchers.columns import ColumnRoles, detect_columns, no_usable_columns_error, safe_roles
-from matchers.documents import find_records, open_document, records_to_batch
 from matchers.encode import EncodedRecords
 from matchers.engine import MatchCollector, Matcher, MatchSettings
 from matchers.errors import (
@@ -94,6 +94,22 @@ class _Scan:
     posted: list[FileFingerprint] = field(default_factory=list)
     _matcher: Matcher | None = None
     _collector: MatchCollector | None = None
+    _prepared: set[str] = field(default_factory=set)
+
+    def prepare(self, roles: ColumnRoles) -> None:
+        """Have the matching thread read the parts of the cohort these columns need, ahead
+        of the first batch (in the order tasks run there: before it is matched)."""
+        names = any(getattr(roles, r) for r in ("given", "initials", "surname", "full_name"))
+        want = {"bsn"} if roles.bsn else set()
+        if names and (roles.dob or roles.postcode):
+            want.add("names")
+        if want - self._prepared:
+            self._prepared |= want
+            self.pool.submit(self._read_ahead, "bsn" in want, "names" in want)
+
+    def _read_ahead(self, bsn: bool, names: bool) -> None:
+        with contextlib.suppress(_CohortUnavailable):  # the first match says so
+            self.index.prepare(bsn=bsn, names=names)
 
     @property
     def index(self) -> CohortIndex:
@@ -182,6 +198,7 @@ def _scan_table(
         if not roles.usable_for_matching():
             raise no_usable_columns_error(shown, reader.columns, roles)
         roles_of[None] = roles
+        scan.prepare(roles)
     # Two stages on two threads: encoding the next batch (Arrow string kernels, numpy and
     # some Python) overlaps with matching this one (numpy gathers and popcounts), both
     # mostly without the GIL. Batches are matched one at a time and in order, so results
@@ -191,6 +208,8 @@ def _scan_table(
         for batch in reader.batches():
             if batch.table not in roles_of:
                 roles_of[batch.table] = _table_roles(batch, fr, opts)
+                if roles_of[batch.table] is not None:
+                    scan.prepare(roles_of[batch.table])  # type: ignore[arg-type]
             roles = roles_of[batch.table]
             if multi:
                 fr.tables[batch.table or ""]["records"] += batch.data.num_rows
@@ -231,6 +250,10 @@ def _scan_document(
     :raises DocumentError: not a document we read, or no person found in it.
     """
     opts, store = scan.opts, scan.store
+    # Imported here: most scans are tables, and the document readers take a tenth of a
+    # second to import.
+    from matchers.documents import find_records, open_document, records_to_batch
+
     doc = open_document(path, display_name=shown)
     fr.format = doc.kind
     records = list(find_records(doc.parts(), doc.stats))

@@ -69,6 +69,8 @@ def _ensure_schema(db: sqlite_utils.Database) -> None:
         )
         db["cohorts"].create_index(["name"], unique=True)
     ensure_history(db)
+    # cohort_members/cohort_blocks: the earlier layout of cohorts (Arrow parts), still read;
+    # cohort_arrays: matchers.snapshot's layout, one blob per array and part.
     for name in ("cohort_members", "cohort_blocks"):
         if name not in db.table_names():
             db[name].create(
@@ -76,3 +78,9 @@ def _ensure_schema(db: sqlite_utils.Database) -> None:
                 pk=("cohort_id", "part"),
                 foreign_keys=[("cohort_id", "cohorts", "id")],
             )
+    if "cohort_arrays" not in db.table_names():
+        db["cohort_arrays"].create(
+            {"cohort_id": int, "name": str, "part": int, "rows": int, "data": bytes},
+            pk=("cohort_id", "name", "part"),
+            foreign_keys=[("cohort_id", "cohorts", "id")],
+        )

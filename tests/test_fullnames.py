@@ -75,7 +75,8 @@ _KIND_WORDS = {
     "initial": ["J.", "P", "t", "T.", "a.", "j.p."],
     "run": ["JP", "Th", "bth", "Kr"],
     "comma": [","],
-    "compound": ["Anne-Marie", "Jansen-Bakker", "Berg-Ng", "jp-kr", "Coret-Coredo-Reimes"],
+    "compound": ["Anne-Marie", "Jansen-Bakker", "Berg-Ng", "jp-kr", "Coret-Coredo-Reimes",
+                 "Jansen-de-Vries", "Aalts-van", "Bergh-de", "van-Dijk", "de-Jong-van"],
 }
 
 

@@ -7,9 +7,12 @@ failure names the rule that broke. The CLI tests cover the same engine end to en
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 from dataclasses import replace
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from conftest import write_rows
 
@@ -18,6 +21,7 @@ from matchers.encode import RecordEncoder
 from matchers.engine import MatchSettings
 from matchers.errors import CohortError
 from matchers.scan import ScanOptions, check_dataset
+from matchers.snapshot import sort_blocks
 from matchers.store import open_db
 
 KEY = hashlib.sha256(b"test_matching").digest()
@@ -97,16 +101,60 @@ def test_partial_date_needs_postcode(store: CohortStore, tmp_path: Path) -> None
     assert matched(store, tmp_path, ("Pieter", "", "Bakker", "1982-11-05", "")) == {}
 
 
+def _store_in_earlier_layout(store: CohortStore, drop: str | None = None) -> None:
+    """Rewrite cohort "c" as the previous release stored cohorts: Arrow IPC parts of its
+    members in cohort_members, its sorted blocking keys in cohort_blocks."""
+    row = store._cohort_row("c")
+    table = store._load_table(row)
+    if drop:
+        table = table.drop_columns([drop])
+    keys, members = sort_blocks(table.column("blocks"))
+    for name, part in (("cohort_members", table),
+                       ("cohort_blocks", pa.table({"key": keys, "member": members}))):
+        sink = io.BytesIO()
+        with pa.ipc.new_stream(sink, part.schema) as writer:
+            writer.write_table(part)
+        store.db.execute(f"INSERT INTO {name} (cohort_id, part, rows, data) VALUES (?,?,?,?)",
+                         [row["id"], 0, part.num_rows, sink.getvalue()])
+    store.db.execute("DELETE FROM cohort_arrays WHERE cohort_id = ?", [row["id"]])
+
+
+LEAK = [
+    ("Bakker", "", "Pieter", "04-11-1982", ""),
+    ("Margriet", "de", "Vries", "12-03-1975", "1234AB"),
+    ("Sanne", "van", "Dijk", "", "9012 EF"),
+    ("Pieter", "", "Bakker", "1982-11-05", "5678 CD"),
+]
+
+
+def test_cohort_in_the_earlier_layout_matches_alike_and_moves_on_reenrollment(
+    store: CohortStore, tmp_path: Path
+) -> None:
+    path = write_rows(tmp_path / "leak.csv", LEAK_HEADER, LEAK)
+    before = check_dataset([path], store=store, cohort="c").to_json()["matches"]
+    assert len(before) == 3
+    _store_in_earlier_layout(store)
+    assert check_dataset([path], store=store, cohort="c").to_json()["matches"] == before
+    store.enroll("c", write_rows(tmp_path / "members.csv", HEADER, MEMBERS), ref_column="ref")
+    (legacy,) = store.db.execute("SELECT count(*) FROM cohort_members").fetchone()
+    assert legacy == 0
+    assert check_dataset([path], store=store, cohort="c").to_json()["matches"] == before
+
+
 def test_old_snapshot_asks_for_reenrollment(store: CohortStore, tmp_path: Path) -> None:
-    import io
-
-    import pyarrow as pa
-
-    (data,) = store.db.execute("SELECT data FROM cohort_members").fetchone()
-    table = pa.ipc.open_stream(data).read_all().drop_columns(["gx"])
-    sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    store.db.execute("UPDATE cohort_members SET data = ?", [sink.getvalue()])
+    _store_in_earlier_layout(store, drop="gx")
     with pytest.raises(CohortError, match="cohort remove c"):
         store.load_index("c")
+
+
+def test_other_array_layout_asks_for_reenrollment(store: CohortStore, tmp_path: Path) -> None:
+    store.db.execute(
+        "UPDATE cohort_arrays SET data = ? WHERE name = 'layout'",
+        [json.dumps({"layout": 1, "words": 4, "block_keys": 10}).encode()],
+    )
+    with pytest.raises(CohortError, match="cohort remove c"):
+        store.load_index("c")
+    # A scan says so too, instead of listing the file as skipped.
+    path = write_rows(tmp_path / "leak.csv", LEAK_HEADER, LEAK)
+    with pytest.raises(CohortError, match="cohort remove c"):
+        check_dataset([path], store=store, cohort="c")

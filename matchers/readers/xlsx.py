@@ -1,15 +1,22 @@
 """Spreadsheets (.xlsx, legacy .xls, .ods): cohort member lists often arrive as one, and
 leaks too.
 
-python-calamine (Rust's calamine) reads all three, 15x faster than openpyxl's read-only
-mode on a 500,000-row sheet; a sheet is held in memory while it is read (a sheet has at
-most 1,048,576 rows). Every sheet is read, as a table of its own (``TableBatch.table`` is
-the sheet's name; records are numbered per sheet). A sheet's header need not be its first
-row: exports often start with a title, a date or a logo row, so the header is the first
-of the first rows that names a known column ("BSN", "Achternaam", ...), else the first
-row when it reads as a header, else there is none. Dates come out as ``YYYY-MM-DD``,
-whole numbers without ``.0`` (a BSN typed as a number), so the values read like a CSV
-export of the sheet.
+Every sheet is read, as a table of its own (``TableBatch.table`` is the sheet's name;
+records are numbered per sheet). A sheet's header need not be its first row: exports
+often start with a title, a date or a logo row, so the header is the first of the first
+rows that names a known column ("BSN", "Achternaam", ...), else the first row when it
+reads as a header, else there is none. Dates come out as ``YYYY-MM-DD``, whole numbers
+without ``.0`` (a BSN typed as a number), so the values read like a CSV export of the
+sheet.
+
+.xlsx is streamed: a sheet is read a chunk of rows at a time from its XML part
+(:mod:`.sheetxml`), mostly vectorised, so memory stays flat however long the sheet is
+and a 500,000-row sheet reads at about the CSV rate; only the shared strings table is
+held (compactly, :mod:`.sharedstrings`). Columns are numbered from the leftmost column
+used in a sheet's first rows (the reader before this one, python-calamine, counted from
+the leftmost in the whole sheet; the two differ only when a later row starts further
+left). Legacy .xls and .ods go through python-calamine, which holds one sheet in memory
+at a time.
 """
 
 from __future__ import annotations
@@ -21,9 +28,12 @@ from itertools import chain, islice
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from matchers.errors import UnreadableDatasetError
+from matchers.readers.background import ahead
 from matchers.readers.base import (
+    MAX_COLUMNS,
     ReadStats,
     RowBuffer,
     TableBatch,
@@ -32,22 +42,27 @@ from matchers.readers.base import (
     gc_paused,
     unique_names,
 )
+from matchers.readers.ooxml import PartError, open_package, open_zip
+from matchers.readers.sharedstrings import read_shared_strings
+from matchers.readers.sheetcells import Block, SharedStrings
+from matchers.readers.sheetxml import SheetError, SheetReading, read_sheet
 
 __all__ = ["XlsxReader", "spreadsheet_kind"]
 
 _HEADER_SCAN = 30  # rows searched for a header below titles and blank lines
+_BATCH_BYTES = 2 << 20  # a batch is handed on at this much text (the CSV reader's block)
 
 
 def spreadsheet_kind(path: Path) -> str | None:
     """'xlsx' or 'ods' when the file is a zip holding a workbook (by content, not name)."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_zip(path) as archive:
             names = set(archive.namelist())
             if "xl/workbook.xml" in names:
                 return "xlsx"
             if "mimetype" in names and archive.read("mimetype").strip() == _ODS_MIME:
                 return "ods"
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError):
+    except (PartError, zipfile.BadZipFile, OSError, ValueError, KeyError):
         return None
     return None
 
@@ -73,6 +88,62 @@ def header_row(rows: list[list[str]]) -> int | None:
     return None
 
 
+class _Layout:
+    """How a sheet's columns are named: from the header (when there is one), counted
+    from the leftmost column used in the first rows; columns beyond the header's width
+    are ``column_N``."""
+
+    def __init__(self, offset: int, names: list[str]) -> None:
+        self.offset = offset
+        self.names = names
+
+    def name(self, col: int) -> str:
+        at = col - self.offset
+        return self.names[at] if 0 <= at < len(self.names) else f"column_{at + 1}"
+
+    def batch(self, pieces: list[Block]) -> pa.RecordBatch:
+        """One record batch of the rows of ``pieces``: the header's columns first (null
+        where empty), then other columns in the order they first hold a value — what
+        :class:`RowBuffer` makes of the same rows."""
+        rows = sum(p.rows for p in pieces)
+        cols = sorted({c for p in pieces for c in p.columns})
+        extra: list[tuple[int, int]] = []
+        base = 0
+        first: dict[int, int] = {}
+        for piece in pieces:
+            for col, values in piece.columns.items():
+                if col not in first and values.null_count < len(values):
+                    valid = values.is_valid().to_numpy(zero_copy_only=False)
+                    first[col] = base + int(valid.argmax())
+            base += piece.rows
+        inside = range(self.offset, self.offset + len(self.names))
+        extra = sorted((first[c], c) for c in cols if c not in inside and c in first)
+        columns: dict[str, pa.Array] = {}
+        for col in [*inside, *(c for _, c in extra)]:
+            if len(columns) >= max(MAX_COLUMNS, len(self.names)) and col not in inside:
+                break
+            parts = [pa.nulls(p.rows, pa.string()) if p.columns.get(col) is None
+                     else p.columns[col] for p in pieces]
+            values = pa.concat_arrays(parts) if len(parts) > 1 else parts[0]
+            name = self.name(col)
+            if name in columns:  # a header literally named "column_7"
+                values = pc.coalesce(values, columns[name])
+            columns[name] = values
+        if not columns:
+            columns = {self.name(self.offset): pa.nulls(rows, pa.string())}
+        return pa.RecordBatch.from_arrays(list(columns.values()), names=list(columns))
+
+
+def _head_texts(blocks: list[Block], count: int) -> tuple[list[list[str]], int]:
+    """The first ``count`` rows as lists of cell texts from the leftmost column used in
+    them (trailing empty cells dropped), and that column."""
+    rows: list[dict[int, str]] = []
+    for block in blocks:
+        rows.extend(block.texts()[: count - len(rows)])
+    offset = min(min(row) for row in rows if row)
+    return [[row.get(c, "") for c in range(offset, max(row) + 1)] for row in rows], offset
+
+
 class XlsxReader(TableReader):
     """Reads every non-empty sheet of a workbook (xlsx, xls, ods), row by row; see the
     module docstring.
@@ -88,6 +159,9 @@ class XlsxReader(TableReader):
     multi_table = True
 
     def _start(self) -> None:
+        self._reading: SheetReading | None = None
+        if spreadsheet_kind(self.path) == "xlsx":
+            self._reading = self._open_xlsx()
         first = next(self._batches(ReadStats(), batch_rows=1000), None)
         if first is None:
             raise UnreadableDatasetError(f"{self.display_name}: a workbook without data")
@@ -95,6 +169,25 @@ class XlsxReader(TableReader):
         self.columns = list(first.data.schema.names)
         self.has_header = self._first_has_header
         self._sample = first.data
+
+    def _open_xlsx(self) -> SheetReading:
+        """The workbook's sheets, styles and shared strings (held for every pass).
+
+        :raises UnreadableDatasetError: not a readable workbook.
+        """
+        try:
+            workbook = open_package(self.path)
+            strings = SharedStrings.empty()
+            if workbook.shared_strings is not None:
+                with open_zip(self.path) as archive:
+                    strings = read_shared_strings(archive, workbook.shared_strings,
+                                                  workbook.budget(),
+                                                  self.limits.max_record_bytes)
+        except PartError as exc:
+            raise UnreadableDatasetError(
+                f"{self.display_name}: not a workbook we can read ({exc.reason})"
+            ) from None
+        return SheetReading(workbook, strings, self.limits.max_record_bytes)
 
     def sample(self, rows: int = 1000) -> pa.RecordBatch:
         return self._sample.slice(0, rows)
@@ -104,6 +197,92 @@ class XlsxReader(TableReader):
         yield from gc_paused(self._batches(self.stats, batch_rows=self.limits.batch_rows))
 
     def _batches(self, stats: ReadStats, *, batch_rows: int) -> Iterator[TableBatch]:
+        if self._reading is not None:
+            yield from self._xlsx(self._reading, stats, batch_rows)
+        else:
+            yield from self._calamine(stats, batch_rows)
+
+    # ------------------------------------------------------------------ streamed .xlsx
+
+    def _xlsx(self, how: SheetReading, stats: ReadStats, batch_rows: int,
+              ) -> Iterator[TableBatch]:
+        budget = how.workbook.budget()
+        try:
+            archive = open_zip(self.path)
+        except PartError as exc:
+            raise UnreadableDatasetError(
+                f"{self.display_name}: not a workbook we can read ({exc.reason})"
+            ) from None
+        with archive:
+            for sheet in how.workbook.sheets:
+                if sheet.part is None:
+                    stats.skip("unreadable sheet")
+                    continue
+                blocks = ahead(read_sheet(archive, sheet.part, how, budget))
+                try:
+                    yield from self._sheet_blocks(sheet.name, _counted(blocks, stats), stats,
+                                                  batch_rows)
+                except SheetError as exc:
+                    stats.skip(exc.reason)
+                finally:
+                    blocks.close()
+
+    def _sheet_blocks(
+        self, title: str, blocks: Iterator[Block], stats: ReadStats, batch_rows: int
+    ) -> Iterator[TableBatch]:
+        """Batches of one sheet's rows; the rows read before a :class:`SheetError` are
+        handed out before it is raised."""
+        failed: list[SheetError] = []
+        blocks = _until_error(blocks, failed)
+        head: list[Block] = []
+        rows = 0
+        for block in blocks:
+            if block.rows:
+                head.append(block)
+                rows += block.rows
+                if rows >= _HEADER_SCAN:
+                    break
+        if rows:
+            yield from self._sheet_batches(title, head, blocks, stats, batch_rows)
+        if failed:
+            raise failed[0]
+
+    def _sheet_batches(
+        self, title: str, head: list[Block], blocks: Iterator[Block], stats: ReadStats,
+        batch_rows: int,
+    ) -> Iterator[TableBatch]:
+        texts, offset = _head_texts(head, _HEADER_SCAN)
+        at = header_row(texts)
+        if not hasattr(self, "_first_has_header"):
+            self._first_has_header = at is not None
+        width = max(len(cells) for cells in texts)
+        layout = _Layout(offset, unique_names(texts[at] if at is not None else [], width))
+        if at is not None:
+            head = _drop_rows(head, at + 1)
+        pending: list[Block] = []
+        waiting = size = 0
+        first = 1
+        for block in chain(head, blocks):
+            if not block.rows:
+                continue
+            pending.append(block)
+            waiting += block.rows
+            size += block.nbytes
+            while waiting >= batch_rows or (size >= _BATCH_BYTES and waiting):
+                take = min(waiting, batch_rows)
+                pieces, pending = _split(pending, take)
+                waiting -= take
+                size = sum(p.nbytes for p in pending)
+                stats.records += take
+                yield TableBatch(layout.batch(pieces), first, table=title or None)
+                first += take
+        if waiting:
+            stats.records += waiting
+            yield TableBatch(layout.batch(pending), first, table=title or None)
+
+    # ------------------------------------------------------------- .xls, .ods: calamine
+
+    def _calamine(self, stats: ReadStats, batch_rows: int) -> Iterator[TableBatch]:
         try:
             from python_calamine import CalamineWorkbook
 
@@ -163,6 +342,43 @@ class XlsxReader(TableReader):
                 data = buffer.take()
                 stats.records += data.num_rows
                 yield TableBatch(data, first, table=title or None)
+
+
+def _until_error(blocks: Iterator[Block], failed: list[SheetError]) -> Iterator[Block]:
+    """``blocks`` up to a :class:`SheetError`, which is kept in ``failed``."""
+    try:
+        yield from blocks
+    except SheetError as exc:
+        failed.append(exc)
+
+
+def _counted(blocks: Iterator[Block], stats: ReadStats) -> Iterator[Block]:
+    """``blocks``, counting the rows they left out for being too long."""
+    for block in blocks:
+        if block.too_long:
+            stats.skip("record too long", block.too_long)
+        yield block
+
+
+def _drop_rows(blocks: list[Block], count: int) -> list[Block]:
+    """``blocks`` without their first ``count`` rows."""
+    _, rest = _split(blocks, count)
+    return rest
+
+
+def _split(blocks: list[Block], count: int) -> tuple[list[Block], list[Block]]:
+    """The first ``count`` rows of ``blocks`` and the rest, cutting one block if need be."""
+    taken: list[Block] = []
+    for index, block in enumerate(blocks):
+        if count <= 0:
+            return taken, blocks[index:]
+        if block.rows <= count:
+            taken.append(block)
+            count -= block.rows
+        else:
+            taken.append(block.slice(0, count))
+            return taken, [block.slice(count, block.rows), *blocks[index + 1 :]]
+    return taken, []
 
 
 def _cells(sheet: object) -> Iterator[list[object]]:

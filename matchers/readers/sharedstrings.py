@@ -1,0 +1,119 @@
+"""The shared strings table of an .xlsx (``xl/sharedStrings.xml``): Excel keeps every
+text of the workbook there once and cells point at it by number, so it must be held
+while the sheets are read. It is held compactly — one Arrow string array (a 1.5M-string
+table: ~40 MB, where a Python list would take ~150 MB) — and read like the sheets:
+vectorised chunks of whole ``<si>`` elements, expat for the rest.
+
+Limits: the table's text may not exceed :data:`MAX_TABLE_BYTES` (the workbook is then
+refused: holding it would break the memory bound); one string longer than the record
+limit is not kept, and a row that uses it is skipped as too long.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from xml.parsers import expat
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from matchers.readers.cellvalues import XmlTextError
+from matchers.readers.ooxml import Budget, PartError, stream_part
+from matchers.readers.sheetcells import SharedStrings
+from matchers.readers.sheetfast import fast_strings
+from matchers.readers.sheetparse import DtdRefused, SharedStringsHandler
+from matchers.readers.xmlchunks import ItemChunks, Oversized
+from matchers.readers.xmlscan import NotCompact
+
+__all__ = ["MAX_TABLE_BYTES", "read_shared_strings"]
+
+MAX_TABLE_BYTES = 256 << 20
+
+
+class _Table:
+    def __init__(self, max_text: int) -> None:
+        self.max_text = max_text
+        self.arrays: list[pa.Array] = []
+        self.over: list[int] = []
+        self.count = 0
+        self.size = 0
+
+    def add(self, values: pa.Array, over: list[int]) -> None:
+        self.over.extend(self.count + i for i in over)
+        self.arrays.append(values)
+        self.count += len(values)
+        self.size += values.nbytes
+        if self.size > MAX_TABLE_BYTES:
+            raise PartError("shared strings table over the memory limit")
+
+    def drain(self, handler: SharedStringsHandler) -> None:
+        if handler.values:
+            self.add(pa.array(handler.values, pa.string()), handler.over)
+            handler.values, handler.over = [], []
+
+    def result(self) -> SharedStrings:
+        if not self.arrays:
+            return SharedStrings.empty()
+        values = pa.concat_arrays(self.arrays)
+        lengths = np.asarray(pc.binary_length(values), dtype=np.int64)
+        lengths[self.over] = self.max_text + 1  # a row that uses it is too long
+        return SharedStrings(values, lengths)
+
+
+def _expat(table: _Table, data: object) -> None:
+    """Read the rest of the table with expat (``data``: byte chunks)."""
+    handler = SharedStringsHandler(table.max_text)
+    parser = handler.parser()
+    try:
+        for chunk in data:  # type: ignore[attr-defined]
+            parser.Parse(chunk, False)
+            table.drain(handler)
+            if handler.done:
+                return
+        parser.Parse(b"", True)
+    except expat.ExpatError:
+        if not handler.done:
+            raise PartError("shared strings table is not well-formed XML") from None
+    finally:
+        table.drain(handler)
+
+
+def read_shared_strings(
+    archive: zipfile.ZipFile, part: str, budget: Budget, max_text: int
+) -> SharedStrings:
+    """The table in ``part``.
+
+    :raises PartError: the part cannot be read, is not well-formed, declares a DTD, or
+        holds more text than the limit.
+    """
+    table = _Table(max_text)
+    data = stream_part(archive, part, budget)
+    try:
+        chunks = ItemChunks(data, "sst", "si", max_item=max(8 * max_text, 8 << 20))
+        if not chunks.compact:
+            _expat(table, chunks.rest())
+            return table.result()
+        prefix = chunks.prefix
+        for chunk in chunks:
+            if isinstance(chunk, Oversized):
+                table.add(pa.array([""], pa.string()), [0])
+                continue
+            plain = chunk.replace(b"<" + prefix, b"<").replace(b"</" + prefix, b"</") \
+                if prefix else chunk
+            try:
+                table.add(*fast_strings(plain, max_text))
+            except NotCompact:
+                if b"<!" in chunk or b"<?" in chunk:
+                    _expat(table, chunks.rest(chunk))
+                    break
+                handler = SharedStringsHandler(max_text)
+                handler.parser().Parse(b"<sst>" + plain + b"</sst>", True)
+                table.drain(handler)
+    except DtdRefused:
+        raise PartError("shared strings table declares a DTD (refused)") from None
+    except (expat.ExpatError, XmlTextError):
+        raise PartError("shared strings table is not well-formed XML") from None
+    finally:
+        data.close()  # the part's file handle, also on errors
+    return table.result()

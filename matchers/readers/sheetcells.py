@@ -1,0 +1,167 @@
+"""The cells of a run of worksheet rows, and the run as columns of text.
+
+Both ways of reading a sheet's XML — vectorised (:mod:`.sheetfast`) and through expat
+(:mod:`.sheetparse`) — produce :class:`Cells`: for every cell its row within the run,
+its column, its :class:`~.cellvalues.Kind` and its raw text. :func:`to_block` renders
+them (:func:`.cellvalues.render`, shared strings looked up) and lays them out as one
+string array per column, blank rows left out, as the reader hands them on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from matchers.readers.cellvalues import render
+
+__all__ = ["Block", "Cells", "SharedStrings", "to_block"]
+
+BLOCK_BYTES = 16 << 20  # most text one block materialises (shared strings multiply)
+
+
+@dataclass(frozen=True)
+class SharedStrings:
+    """The shared strings table: compact (one Arrow array), lengths kept for budgets."""
+
+    values: pa.Array
+    lengths: np.ndarray  # UTF-8 bytes of each string
+
+    @classmethod
+    def empty(cls) -> SharedStrings:
+        return cls(pa.array([], pa.string()), np.zeros(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass
+class Cells:
+    """Cells of ``rows`` consecutive rows: parallel arrays, in document order."""
+
+    rows: int
+    row: np.ndarray  # int64, 0 .. rows-1
+    col: np.ndarray  # int64, 0-based column (A = 0)
+    kind: np.ndarray  # int8, a Kind
+    raw: pa.Array  # string: the raw XML text (LITERAL: the finished text)
+    too_long: int = 0  # rows already dropped for their size
+    plain: bool = False  # no raw text holds '&', '\r' or '_x' (nothing to unescape)
+
+    @classmethod
+    def from_lists(
+        cls, rows: int, row: Sequence[int], col: Sequence[int], kind: Sequence[int],
+        raw: Sequence[str],
+    ) -> Cells:
+        return cls(
+            rows,
+            np.asarray(row, dtype=np.int64),
+            np.asarray(col, dtype=np.int64),
+            np.asarray(kind, dtype=np.int8),
+            pa.array(raw, pa.string()),
+        )
+
+
+@dataclass
+class Block:
+    """Non-blank rows of a sheet as columns: 0-based column -> string array (null where
+    the row has no value there). ``too_long``: rows left out for exceeding the record
+    size limit (they are counted, never handed out)."""
+
+    rows: int
+    columns: dict[int, pa.Array]
+    nbytes: int = 0
+    too_long: int = 0
+
+    def slice(self, start: int, stop: int) -> Block:
+        part = {c: a.slice(start, stop - start) for c, a in self.columns.items()}
+        part = {c: a for c, a in part.items() if a.null_count < len(a)}
+        return Block(stop - start, part, sum(a.nbytes for a in part.values()))
+
+    def texts(self) -> list[dict[int, str]]:
+        """Each row as {column: text} (for looking at a sheet's first rows)."""
+        rows: list[dict[int, str]] = [{} for _ in range(self.rows)]
+        for col, values in sorted(self.columns.items()):
+            for index, text in enumerate(values.to_pylist()):
+                if text is not None:
+                    rows[index][col] = text
+        return rows
+
+
+def _shared(
+    raw: pa.Array, table: SharedStrings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indexes into the table (-1: not a valid index) and the lengths they point at."""
+    ok = pc.and_(pc.ascii_is_decimal(raw), pc.less_equal(pc.binary_length(raw), 10))
+    valid = np.asarray(ok.fill_null(False))
+    index = np.full(len(raw), -1, dtype=np.int64)
+    if valid.any():
+        index[valid] = np.asarray(pc.cast(raw.filter(pa.array(valid)), pa.int64()))
+    index[(index < 0) | (index >= len(table))] = -1  # a dangling index reads as empty
+    lengths = np.where(index >= 0, table.lengths[np.maximum(index, 0)], 0)
+    return index, lengths
+
+
+def to_block(
+    cells: Cells, table: SharedStrings, *, date1904: bool, max_record_bytes: int
+) -> Iterator[Block]:
+    """Render ``cells`` and lay them out by column, in blocks of at most
+    :data:`BLOCK_BYTES` of text, made one at a time (a small sheet can point at one huge
+    shared string from many cells). Rows whose text is longer than ``max_record_bytes``
+    are left out and counted (in a first, empty block).
+
+    :raises XmlTextError: a text with an undefined entity.
+    """
+    text, shared_at = render(cells.kind, cells.raw, date1904, plain=cells.plain)
+    lengths = np.asarray(pc.binary_length(text).fill_null(0), dtype=np.int64)
+    index = np.full(len(text), -1, dtype=np.int64)
+    if len(shared_at):
+        index[shared_at], lengths[shared_at] = _shared(text.take(shared_at), table)
+    keep = lengths > 0  # "" and null: an empty cell
+    per_row = np.bincount(cells.row[keep], weights=lengths[keep], minlength=cells.rows)
+    too_long = per_row > max_record_bytes
+    keep &= ~too_long[cells.row]
+    dropped = int(too_long.sum()) + cells.too_long
+    if dropped:
+        yield Block(0, {}, 0, dropped)
+    where = np.flatnonzero(keep)
+    if not len(where):
+        return
+    kept = cells.row[where]  # in document order, so sorted
+    rows = kept[np.concatenate(([True], kept[1:] != kept[:-1]))]
+    slot = np.searchsorted(rows, kept)  # each kept cell's row among the kept rows
+    row_bytes = np.bincount(slot, weights=lengths[where], minlength=len(rows))
+    # Cut the rows into groups of at most BLOCK_BYTES (a row is never cut).
+    group = (np.cumsum(row_bytes) // BLOCK_BYTES).astype(np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+    ends = np.append(starts[1:], len(rows))
+    for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+        first, last = np.searchsorted(slot, [lo, hi])
+        part = where[first:last]
+        yield _layout(text, index[part], part, cells.col[part], slot[first:last] - lo, hi - lo,
+                      int(row_bytes[lo:hi].sum()), table)
+
+
+def _layout(
+    text: pa.Array, index: np.ndarray, where: np.ndarray, cols: np.ndarray, slot: np.ndarray,
+    rows: int, size: int, table: SharedStrings,
+) -> Block:
+    """One block: the cells ``where`` (their shared string ``index`` or -1, column and
+    row slot) as one string array per column."""
+    values = text.take(where)
+    shared = np.flatnonzero(index >= 0)
+    if len(shared):
+        looked_up = table.values.take(pa.array(index[shared]))
+        order = np.arange(len(where), dtype=np.int64)
+        order[shared] = len(where) + np.arange(len(shared))
+        values = pa.concat_arrays([values, looked_up]).take(pa.array(order))
+    by_col = np.argsort(cols, kind="stable")
+    bounds = np.flatnonzero(np.diff(cols[by_col])) + 1
+    columns: dict[int, pa.Array] = {}
+    for part in np.split(by_col, bounds):
+        at = np.full(rows, -1, dtype=np.int64)
+        at[slot[part]] = part  # a column written twice in a row: the last one counts
+        columns[int(cols[part[0]])] = values.take(pa.array(at, mask=at < 0))
+    return Block(rows, columns, size)

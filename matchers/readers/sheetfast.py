@@ -1,0 +1,265 @@
+"""Worksheet rows and shared strings read vectorised, from compact XML (see
+:mod:`.xmlscan`): the path nearly every real workbook takes.
+
+A cell is recognised by the codes of its tags: ``<c r="..">`` then one of
+
+* nothing (``<c .../>``, ``<c ...></c>``, ``<c ...><v/></c>``): empty;
+* ``<v>`` ``</v>`` ``</c>``, optionally after a formula (``<f>..</f>``, ``<f .../>``):
+  the value in ``<v>``;
+* ``<is>`` ``<t>`` ``</t>`` ``</is>`` ``</c>``: an inline string.
+
+Any other cell that starts with ``<c r=`` and ends at the next ``</c>`` (rich text, a
+formula without a value, extensions) is read on its own by expat. A cell without ``r``
+first, or a tag outside any cell that is not a row tag, sends the whole chunk to expat
+(:class:`~.xmlscan.NotCompact`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+
+from matchers.readers import xmlscan as x
+from matchers.readers.cellvalues import Kind, render
+from matchers.readers.sheetcells import Cells
+from matchers.readers.sheetparse import KindOf, SharedStringsHandler, SheetHandler
+from matchers.readers.xmlscan import NotCompact, Tags, substrings
+
+__all__ = [
+    "MAX_ODD_CELLS",
+    "fast_cells",
+    "fast_strings",
+    "odd_cell_parser",
+    "parse_attributes",
+]
+
+MAX_ODD_CELLS = 256  # cells read one by one through expat; beyond, expat reads the chunk
+_ATTRIBUTE = re.compile(r'\s+([A-Za-z_][\w.:-]*)\s*=\s*"([^"<&]*)"')
+
+
+def parse_attributes(text: str) -> dict[str, str] | None:
+    """``' s="1" t="n"'`` as a dict; None when it is not that simple form."""
+    out: dict[str, str] = {}
+    at = 0
+    for match in _ATTRIBUTE.finditer(text):
+        if match.start() != at:
+            return None
+        out[match.group(1)] = match.group(2)
+        at = match.end()
+    return out if not text[at:].strip() else None
+
+
+def _kinds(chunk: bytes, starts: np.ndarray, ends: np.ndarray, kind_of: KindOf) -> np.ndarray:
+    """The Kind each cell's attributes (after ``r``) give, parsed once per distinct text."""
+    texts = substrings(chunk, starts, ends).dictionary_encode()
+    table = np.empty(len(texts.dictionary), dtype=np.int8)
+    for i, text in enumerate(texts.dictionary.to_pylist()):
+        attrs = parse_attributes(text)
+        if attrs is None:
+            raise NotCompact("cell attributes in an unusual form")
+        table[i] = kind_of(attrs.get("t"), attrs.get("s"))
+    return table[np.asarray(texts.indices)]
+
+
+def _columns(tags: Tags, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column (0-based) from ``r="XY12"``, and where the attributes after it start.
+
+    :raises NotCompact: a reference that is not 1-3 capital letters, 1-7 digits, a quote.
+    """
+    at = tags.lt[cells] + 6  # after '<c r="'
+    word = np.take(tags.words, at).astype(np.int64)
+    b0, b1, b2 = word & 0xFF, (word >> 8) & 0xFF, (word >> 16) & 0xFF
+    up0, up1, up2 = _UPPER[b0], _UPPER[b1], _UPPER[b2]
+    two = up0 & up1
+    three = two & up2
+    letters = up0.astype(np.int64) + two + three
+    col = np.where(three, ((b0 - 64) * 26 + b1 - 64) * 26 + b2 - 64,
+                   np.where(two, (b0 - 64) * 26 + b1 - 64, b0 - 64))
+    window = tags.bytes[(at + letters)[:, None] + np.arange(8)]
+    digits = np.argmax(window == ord('"'), axis=1)
+    bad = (letters == 0) | (digits == 0)
+    bad |= np.any(~_DIGIT[window] & (np.arange(8)[None, :] < digits[:, None]), axis=1)
+    if np.any(bad):
+        raise NotCompact("a cell reference that is not a column and row")
+    return col - 1, at + letters + digits + 1
+
+
+_UPPER = np.zeros(256, dtype=bool)
+_UPPER[65:91] = True
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[48:58] = True
+
+
+def fast_cells(chunk: bytes, kind_of: KindOf, parse_odd: Callable[[bytes], tuple[int, str]],
+               ) -> Cells:
+    """The cells of a chunk of whole ``<row>`` elements (the main namespace's prefix
+    already removed).
+
+    ``parse_odd`` reads one cell element that is not in a compact form, giving
+    ``(kind, raw)``.
+
+    :raises NotCompact: the chunk must be read by expat.
+    """
+    tags = Tags(chunk)
+    code = tags.code
+    if np.any(code == x.C_OTHER):
+        raise NotCompact("a cell without r first")
+    cells = np.flatnonzero(code == x.C_R)
+    plain = b"&" not in chunk and b"\r" not in chunk and b"_x" not in chunk
+    row_starts = np.flatnonzero(code == x.ROW)
+    row_of = np.searchsorted(row_starts, cells, side="right") - 1
+    if len(cells) and row_of[0] < 0:
+        raise NotCompact("a cell outside a row")
+    col, attrs_at = _columns(tags, cells)
+    closed = tags.closed(cells)
+    c1, c2, c3, c4, c5 = (tags.at(cells + k) for k in range(1, 6))
+
+    f_open = (c1 == x.F) & (c2 == x.F_END)  # <f>..</f>; else <f .../> (or not compact)
+    f_closed = (c1 == x.F) & ~f_open
+    span = np.zeros(len(cells), dtype=np.int64)
+    value_tag = np.full(len(cells), -1, dtype=np.int64)
+
+    def form(mask: np.ndarray, length: int, value_at: int | None) -> None:
+        mask &= span == 0
+        span[mask] = length
+        if value_at is not None:
+            value_tag[mask] = cells[mask] + value_at
+
+    form(closed.copy(), 1, None)
+    form(c1 == x.C_END, 2, None)
+    form((c1 == x.V_EMPTY) & (c2 == x.C_END), 3, None)
+    form((c1 == x.V) & (c2 == x.V_END) & (c3 == x.C_END), 4, 1)
+    inline = (c1 == x.IS) & ((c2 == x.T) | (c2 == x.T_KEEP)) & (c3 == x.T_END)
+    form(inline & (c4 == x.IS_END) & (c5 == x.C_END), 6, 2)
+    form(f_open & (c2 == x.F_END) & (c3 == x.V) & (c4 == x.V_END) & (c5 == x.C_END), 6, 3)
+    form(f_closed & (c2 == x.V) & (c3 == x.V_END) & (c4 == x.C_END), 5, 2)
+    form(f_open & (c2 == x.F_END) & (c3 == x.C_END), 4, None)
+
+    odd = np.flatnonzero(span == 0)
+    if len(odd) > MAX_ODD_CELLS:
+        raise NotCompact("many cells in unusual forms")
+    if len(odd):
+        ends = np.flatnonzero(code == x.C_END)
+        at = np.searchsorted(ends, cells[odd])
+        if np.any(at >= len(ends)):
+            raise NotCompact("a cell that does not end")
+        span[odd] = ends[at] - cells[odd] + 1
+    _check_coverage(code, cells, span)
+
+    kind = _kinds(chunk, attrs_at, tags.gt(cells) - closed, kind_of)
+    kind[span <= 3] = Kind.EMPTY
+    kind[(value_tag < 0) & (span == 4)] = Kind.EMPTY  # <f>..</f> without a value
+    is_inline = np.zeros(len(cells), dtype=bool)
+    is_inline[value_tag >= 0] = tags.code[value_tag[value_tag >= 0]] != x.V
+    kind[(kind == Kind.INLINE) & ~is_inline] = Kind.EMPTY  # <v> of t="inlineStr" is ignored
+    keep = is_inline & (tags.code[np.maximum(value_tag, 0)] == x.T_KEEP)
+    kind[is_inline] = Kind.INLINE
+    kind[keep] = Kind.INLINE_KEPT
+
+    has_value = value_tag >= 0
+    starts = np.where(has_value, tags.lt[np.maximum(value_tag, 0)] + 3, tags.lt[cells])
+    starts[keep] += len(x.T_KEEP_TAG) - 3
+    ends = np.where(has_value, tags.lt[np.minimum(value_tag + 1, len(tags) - 1)], starts)
+    raw = substrings(chunk, starts, ends)
+    if len(odd):
+        raw, kind = _odd_cells(chunk, tags, cells, span, odd, raw, kind, parse_odd)
+    return Cells(len(row_starts), row_of, col, kind, raw, plain=plain and not len(odd))
+
+
+def _check_coverage(code: np.ndarray, cells: np.ndarray, span: np.ndarray) -> None:
+    """Every tag is a row tag or inside exactly one recognised cell."""
+    count = len(code)
+    last = cells + span - 1
+    if np.any(last[:-1] >= cells[1:]) or (len(last) and last[-1] >= count):
+        raise NotCompact("cells that overlap")
+    cover = np.zeros(count + 1, dtype=np.int32)
+    cover[cells] += 1
+    cover[last + 1] -= 1
+    inside = np.cumsum(cover[:-1]) > 0
+    outside = code[~inside]
+    if np.any((outside != x.ROW) & (outside != x.ROW_END)):
+        raise NotCompact("markup outside cells")
+
+
+def _odd_cells(
+    chunk: bytes, tags: Tags, cells: np.ndarray, span: np.ndarray, odd: np.ndarray,
+    raw: pa.Array, kind: np.ndarray, parse_odd: Callable[[bytes], tuple[int, str]],
+) -> tuple[pa.Array, np.ndarray]:
+    ends = tags.lt[cells[odd] + span[odd] - 1] + len(b"</c>")
+    texts = raw.to_pylist()
+    for i, start, end in zip(odd.tolist(), tags.lt[cells[odd]].tolist(), ends.tolist(),
+                             strict=True):
+        kind[i], texts[i] = parse_odd(chunk[start:end])
+    return pa.array(texts, pa.string()), kind
+
+
+def odd_cell_parser(kind_of: KindOf, max_row_text: int) -> Callable[[bytes], tuple[int, str]]:
+    """Reads one ``<c>`` element with expat, as :class:`SheetHandler` would in a row."""
+
+    def parse(element: bytes) -> tuple[int, str]:
+        handler = SheetHandler(kind_of, max_row_text)
+        parser = handler.parser()
+        parser.Parse(b"<row>" + element + b"</row>", True)
+        cells = handler.take()
+        if not len(cells.kind):
+            return Kind.EMPTY, ""
+        return int(cells.kind[0]), cells.raw[0].as_py()
+
+    return parse
+
+
+def fast_strings(chunk: bytes, max_text: int) -> tuple[pa.Array, list[int]]:
+    """The ``<si>`` strings of a chunk of whole ``<si>`` elements, and the positions of
+    those longer than ``max_text`` (read as "").
+
+    :raises NotCompact: the chunk must be read by expat.
+    """
+    tags = Tags(chunk)
+    code = tags.code
+    items = np.flatnonzero((code == x.SI) | (code == x.SI_EMPTY))
+    c1, c2, c3 = (tags.at(items + k) for k in range(1, 4))
+    opened = code[items] == x.SI
+    span = np.where(opened, 0, 1)
+    span[opened & (c1 == x.SI_END)] = 2
+    span[opened & (c1 == x.T_EMPTY) & (c2 == x.SI_END)] = 3
+    plain = opened & ((c1 == x.T) | (c1 == x.T_KEEP)) & (c2 == x.T_END) & (c3 == x.SI_END)
+    span[plain] = 4
+    odd = np.flatnonzero(span == 0)
+    if len(odd) > MAX_ODD_CELLS:
+        raise NotCompact("many rich strings")
+    if len(odd):
+        ends = np.flatnonzero(code == x.SI_END)
+        at = np.searchsorted(ends, items[odd])
+        if np.any(at >= len(ends)):
+            raise NotCompact("a string that does not end")
+        span[odd] = ends[at] - items[odd] + 1
+    last = items + span - 1
+    if np.any(last[:-1] >= items[1:]) or (len(last) and last[-1] >= len(code)):
+        raise NotCompact("strings that overlap")
+    if int(span.sum()) != len(code):
+        raise NotCompact("markup outside strings")
+    keep = plain & (c1 == x.T_KEEP)
+    starts = np.where(plain, tags.lt[np.minimum(items + 1, len(code) - 1)] + 3, tags.lt[items])
+    starts[keep] += len(x.T_KEEP_TAG) - 3
+    ends = np.where(plain, tags.lt[np.minimum(items + 2, len(code) - 1)], starts)
+    too_long = np.flatnonzero(ends - starts > max_text)
+    ends[too_long] = starts[too_long]
+    kinds = np.where(keep, Kind.INLINE_KEPT, Kind.INLINE).astype(np.int8)
+    plain = b"&" not in chunk and b"\r" not in chunk and b"_x" not in chunk
+    values, _ = render(kinds, substrings(chunk, starts, ends), False, plain=plain)
+    over = too_long.tolist()
+    if len(odd):
+        texts = values.to_pylist()
+        for i in odd.tolist():
+            start = int(tags.lt[items[i]])
+            end = int(tags.lt[items[i] + span[i] - 1]) + len(b"</si>")
+            handler = SharedStringsHandler(max_text)
+            handler.parser().Parse(chunk[start:end], True)
+            texts[i] = handler.values[0] if handler.values else ""
+            if handler.over:
+                over.append(i)
+        values = pa.array(texts, pa.string())
+    return values, sorted(over)

@@ -96,6 +96,7 @@ async def test_fail_closed_and_usage_errors(lab) -> None:
     # The onion site needs Tor and none is configured: refused, nothing sent elsewhere.
     r = await cw(state, config, "crawl", "hidden")
     assert r.returncode == 1 and "refusing to connect directly" in r.stdout, r
+    assert site.requests == []
     r = await cw(state, config, "crawl", "nosuch")
     assert r.returncode == 2 and "no site named nosuch" in r.stderr
     assert "Traceback" not in r.stderr

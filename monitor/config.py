@@ -18,6 +18,7 @@ from matchers.engine import MatchSettings
 from matchers.errors import ConfigError
 from matchers.readers.base import ReaderLimits
 from monitor.crawl.crawler import CrawlerSettings
+from monitor.ops_settings import MetricsSettings, load_metrics_settings
 from monitor.sites.load import CONFIG_KEYS as SITE_KEYS
 from monitor.sites.load import load_config_sites
 from monitor.sites.model import Site
@@ -48,6 +49,7 @@ class Config:
     tor: TorSettings = field(default_factory=TorSettings)
     crawler: CrawlerSettings = field(default_factory=CrawlerSettings)
     watchlist: WatchlistSettings = field(default_factory=WatchlistSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
 
 def _section(cls: type, data: Any, where: str, source: str) -> Any:
@@ -113,8 +115,11 @@ def load_config(option: str | None) -> Config:
             kwargs["tor"] = load_tor_settings(value, str(path))
         elif key == "watchlist":
             kwargs["watchlist"] = load_watchlist(value, "watchlist", str(path))
+        elif key == "metrics":
+            kwargs["metrics"] = load_metrics_settings(value, str(path))
         elif key not in SITE_KEYS:
-            known = ", ".join(["key_file", *sections, "tor", "watchlist", *SITE_KEYS])
+            known = ", ".join(["key_file", *sections, "tor", "watchlist", "metrics",
+                               *SITE_KEYS])
             raise ConfigError(f"{path}: at '{key}': unknown key (known: {known})")
     cfg = Config(**kwargs)
     m = cfg.matching

@@ -22,7 +22,10 @@ from matchers.errors import CohortwatchError
 from matchers.scan import ScanOptions, check_dataset
 from matchers.secretkey import create_key
 from matchers.store import open_db
+from monitor.cli_alerts import alerts_group, export_group
 from monitor.cli_crawl import crawl_cmd, events, posts
+from monitor.cli_daemon import run_cmd
+from monitor.cli_status import status_cmd
 from monitor.config import load_config
 from monitor.context import Context
 from monitor.logs import setup_logging
@@ -327,8 +330,12 @@ def demo(keep: Path | None) -> None:
 
 
 cli.add_command(crawl_cmd)
+cli.add_command(alerts_group)
+cli.add_command(export_group)
+cli.add_command(run_cmd)
 cli.add_command(posts)
 cli.add_command(events)
+cli.add_command(status_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 from matchers.cohort import CohortStore
 from matchers.errors import CohortwatchError
 from matchers.report import Report
-from matchers.scan import ScanOptions, check_dataset
+from matchers.scan import Progress, ScanOptions, check_dataset
 
 __all__ = ["DatasetMatcher", "MatchedFile", "archive_password", "file_name_for"]
 
@@ -70,11 +70,13 @@ class DatasetMatcher:
     def __init__(self, open_store: Callable[[], CohortStore],
                  options: ScanOptions | None = None, *,
                  cohorts: Sequence[str] = (), concurrency: int = 1,
-                 temp_root: Path | None = None) -> None:
+                 temp_root: Path | None = None, progress: Progress | None = None) -> None:
         self.open_store = open_store
         self.options = options or ScanOptions()
         self.cohorts = tuple(cohorts)
         self.temp_root = temp_root
+        # Called at every batch of a scan: the daemon's raises to stop a scan at shutdown.
+        self.progress = progress
         self._gate = asyncio.Semaphore(max(1, concurrency))
 
 
@@ -102,7 +104,8 @@ class DatasetMatcher:
                                        "matched (run `cohortwatch cohort enroll`)")
             options = replace(self.options, password=password or self.options.password)
             return MatchedFile([check_dataset([path], store=store, cohort=name,
-                                              options=options) for name in names])
+                                              options=options, progress=self.progress)
+                                for name in names])
         finally:
             store.db.conn.close()
 

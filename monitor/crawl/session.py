@@ -36,7 +36,7 @@ def _progress(status: BootstrapStatus) -> None:
                                                        "summary": status.summary})
 
 
-async def _system_control(ctx: Context) -> TorControl | None:
+async def _system_control(ctx: Context, wait: bool) -> TorControl | None:
     """Tor's control port for bootstrap, health and NEWNYM, or ``None`` (logged) when it is
     not configured or not usable: crawling through SOCKS works without it."""
     tor = ctx.config.tor
@@ -48,6 +48,8 @@ async def _system_control(ctx: Context) -> TorControl | None:
         log.warning("Tor control port not usable; no bootstrap check or NEWNYM",
                     extra={"reason": str(exc)})
         return None
+    if not wait:
+        return control
     try:
         await control.wait_for_bootstrap(timeout=tor.bootstrap_timeout, on_progress=_progress)
     except BaseException:
@@ -57,10 +59,12 @@ async def _system_control(ctx: Context) -> TorControl | None:
 
 
 @contextlib.asynccontextmanager
-async def open_tor(ctx: Context
+async def open_tor(ctx: Context, *, wait: bool = True
                    ) -> AsyncIterator[tuple[Fetcher, TorControl | ManagedTor | None]]:
     """The fetcher and control connection the configuration asks for: our own managed tor
-    (``tor.managed``), else the system tor's SOCKS and control ports.
+    (``tor.managed``), else the system tor's SOCKS and control ports. ``wait``: wait for
+    the system tor to bootstrap (a one-off crawl wants that; the daemon checks health
+    itself). A managed tor is always awaited: its SOCKS port is known only then.
 
     :raises TorUnavailableError: the managed tor cannot start, or tor does not bootstrap
         within ``tor.bootstrap_timeout``.
@@ -81,7 +85,7 @@ async def open_tor(ctx: Context
             await managed.close()
         return
     fetcher = _fetcher(ctx, tor.socks_address())
-    control = await _system_control(ctx)
+    control = await _system_control(ctx, wait)
     try:
         yield fetcher, control
     finally:

@@ -1,0 +1,259 @@
+"""``cohortwatch run``: the crawler, the matcher and alert delivery as one long-lived service.
+
+One asyncio event loop, a :class:`asyncio.TaskGroup` of long-running tasks:
+
+- the **scheduler** starts a crawl task for each site whose next crawl time has come,
+  at most ``crawler.concurrency`` at once and never two for one site; matching of posted
+  files runs in worker threads (:class:`~monitor.crawl.DatasetMatcher`), so crawling,
+  heartbeats and delivery never stall behind a multi-GB scan;
+- **Tor**: the system tor's control port (or a managed tor) is connected, its bootstrap
+  awaited and its health checked every minute; an unhealthy Tor raises ``tor.unhealthy``
+  once per incident. Crawling does not wait for Tor: a crawl while Tor is down records
+  "tor_unavailable" and no site is declared down;
+- **alerts**: events the crawler recorded go into the durable outbox and are delivered;
+- **operations**: ``/metrics`` and ``/healthz`` on 127.0.0.1, sd_notify (READY once the
+  configuration, key, database and cohort indexes are loaded — not waiting for Tor;
+  STATUS= a one-line summary; WATCHDOG=1 from the event loop itself).
+
+SIGTERM and SIGINT stop gracefully: crawl tasks are cancelled (downloads abort, their
+private directories are removed), a scan in a worker thread stops at its next batch, the
+database is left consistent and undelivered alerts stay in the outbox for the next start.
+SIGHUP re-reads the configuration and site definitions; an invalid new configuration is
+logged and the old one stays in force (Tor settings take effect at the next start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from matchers.archives import Terminated
+from matchers.errors import CohortwatchError
+from matchers.scan import ScanOptions
+from monitor import systemd
+from monitor.config import Config, load_config
+from monitor.context import Context
+from monitor.crawl import Crawler, CrawlOutcome, CrawlStore, DatasetMatcher
+from monitor.crawl.crawler import temp_root_for
+from monitor.crawl.session import open_tor
+from monitor.crawl.store import utcnow
+from monitor.watchlist import Watchlist
+
+__all__ = ["Daemon", "run_daemon"]
+
+log = logging.getLogger(__name__)
+
+TICK = 5.0  # seconds between looks at the schedule
+TOR_CHECK = 60.0  # seconds between Tor health checks
+TOR_UNHEALTHY_AFTER = 3  # failed health checks in a row before tor.unhealthy
+
+
+@dataclass
+class DaemonState:
+    """What the daemon is doing, for STATUS=, /healthz and logs."""
+
+    started: float = field(default_factory=time.monotonic)
+    crawls: int = 0
+    failures: int = 0
+    inflight: set[str] = field(default_factory=set)
+    tor: str = "not checked"
+    last_loop: float = field(default_factory=time.monotonic)
+
+    def summary(self, sites: int) -> str:
+        return (f"{sites} sites, {len(self.inflight)} crawling, {self.crawls} crawls "
+                f"({self.failures} failed), tor {self.tor}")
+
+
+class Daemon:
+    """The service; :meth:`run` returns when asked to stop."""
+
+    def __init__(self, state_dir: Any, config_option: str | None) -> None:
+        self.state_dir = state_dir
+        self.config_option = config_option
+        self.config: Config = load_config(config_option)
+        self.ctx = Context(state_dir, self.config)
+        self.state = DaemonState()
+        self.stop = asyncio.Event()
+        self.halt = threading.Event()  # read by scan threads at each batch
+        self.crawler: Crawler | None = None
+        self._tor: Any = None
+        self._hooks: list[Callable[[CrawlOutcome], Any]] = []
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Everything READY=1 promises: configuration, key, database, cohort indexes.
+
+        :raises CohortwatchError: a missing key, an unusable database, a bad config.
+        """
+        store = self.ctx.store  # key and database
+        for info in store.list():
+            store.load_index(info.name)  # fail now, not at the first posted file
+        log.info("daemon prepared", extra={"sites": len(self.config.sites),
+                                           "cohorts": len(store.list())})
+
+    def _scan_progress(self, *_args: Any) -> None:
+        if self.halt.is_set():
+            raise Terminated
+
+    def _make_crawler(self, fetcher: Any, tor: Any) -> Crawler:
+        cfg = self.config
+        options = ScanOptions(limits=cfg.limits, settings=cfg.matching,
+                              archive_limits=cfg.archives)
+        matcher = DatasetMatcher(self.ctx.open_cohort_store, options,
+                                 concurrency=cfg.crawler.match_concurrency,
+                                 temp_root=temp_root_for(self.state_dir),
+                                 progress=self._scan_progress)
+        return Crawler(store=CrawlStore(self.ctx.db), fetcher=fetcher,
+                       watchlist=Watchlist(cfg.watchlist), settings=cfg.crawler,
+                       matcher=matcher, tor=tor)
+
+    # -- the service ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until SIGTERM/SIGINT (or :attr:`stop` is set)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop, sig.name)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                # The heartbeat first: a managed tor may take minutes to bootstrap and the
+                # watchdog must not kill us meanwhile. READY=1 does not wait for Tor.
+                tg.create_task(self._heartbeat(), name="heartbeat")
+                systemd.ready(self.state.summary(len(self.config.sites)))
+                tg.create_task(self._service(tg), name="service")
+                await self.stop.wait()
+                raise _Stopping
+        except* _Stopping:
+            pass
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            log.info("daemon stopped", extra={"crawls": self.state.crawls})
+
+    async def _service(self, tg: asyncio.TaskGroup) -> None:
+        self.state.tor = "starting"
+        async with open_tor(self.ctx, wait=False) as (fetcher, tor):
+            self._tor = tor
+            self.crawler = self._make_crawler(fetcher, tor)
+            await asyncio.gather(self._schedule(tg), self._watch_tor())
+
+    def request_stop(self, why: str = "request") -> None:
+        if not self.stop.is_set():
+            log.warning("stopping", extra={"signal": why})
+            systemd.stopping()
+            self.halt.set()
+            self.stop.set()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the configuration; keep the old one if the new one is invalid."""
+        systemd.reloading()
+        try:
+            new = load_config(self.config_option)
+        except CohortwatchError as exc:
+            log.error("new configuration rejected; the old one stays in force",
+                      extra={"reason": str(exc)})
+        else:
+            if new.tor != self.config.tor:
+                log.warning("Tor settings changed: they take effect at the next start")
+            self.config = new
+            self.ctx.config = new
+            if self.crawler is not None:
+                self.crawler.watchlist = Watchlist(new.watchlist)
+                self.crawler.settings = new.crawler
+            log.info("configuration reloaded", extra={"sites": len(new.sites)})
+        systemd.ready(self.state.summary(len(self.config.sites)))
+
+    async def _schedule(self, tg: asyncio.TaskGroup) -> None:
+        assert self.crawler is not None  # noqa: S101 - set before the group starts
+        gate = asyncio.Semaphore(max(1, self.config.crawler.concurrency))
+        while not self.stop.is_set():
+            sites = [s for s in self.config.sites if s.enabled]
+            for site in self.crawler.due(sites):
+                if site.name not in self.state.inflight:
+                    self.state.inflight.add(site.name)
+                    tg.create_task(self._crawl(site, gate), name=f"crawl-{site.name}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), TICK)
+
+    async def _crawl(self, site: Any, gate: asyncio.Semaphore) -> None:
+        assert self.crawler is not None  # noqa: S101
+        try:
+            async with gate:
+                if self.stop.is_set():
+                    return
+                outcome = await self.crawler.crawl_site(site)
+            self.state.crawls += 1
+            self.state.failures += 0 if outcome.ok else 1
+            for hook in self._hooks:
+                hook(outcome)
+        except Terminated:
+            log.info("crawl stopped by shutdown", extra={"site": site.name})
+        except Exception:  # one site's bug must not stop the service
+            self.state.failures += 1
+            log.exception("crawl raised; the daemon goes on", extra={"site": site.name})
+            self.crawler.store.update_site(site.name, next_due=self.crawler._due(
+                utcnow(), site, 1))
+        finally:
+            self.state.inflight.discard(site.name)
+
+    async def _watch_tor(self) -> None:
+        bad = 0
+        incident = 0
+        while not self.stop.is_set():
+            tor = self._tor
+            if tor is None:
+                self.state.tor = "no control port"
+            else:
+                try:
+                    health = await tor.health()
+                except CohortwatchError as exc:
+                    health = None
+                    self.state.tor = f"unreachable ({exc})"[:80]
+                if health is not None:
+                    self.state.tor = ("ok" if health.healthy else
+                                      f"{health.bootstrap.percent}% "
+                                      + "; ".join(health.problems())[:60])
+                healthy = health is not None and health.healthy
+                bad = 0 if healthy else bad + 1
+                if bad == TOR_UNHEALTHY_AFTER:
+                    incident += 1
+                    assert self.crawler is not None  # noqa: S101
+                    self.crawler.store.add_event(
+                        "tor.unhealthy", utcnow(),
+                        dedupe=f"tor.unhealthy:{utcnow().isoformat(timespec='seconds')}",
+                        data={"status": self.state.tor, "checks_failed": bad})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), TOR_CHECK)
+
+    async def _heartbeat(self) -> None:
+        """WATCHDOG=1 (with STATUS=) from the event loop itself: a loop that stalls stops
+        the pings and systemd restarts us."""
+        def summary() -> str:
+            self.state.last_loop = time.monotonic()
+            return self.state.summary(len(self.config.sites))
+
+        await systemd.run_watchdog(systemd.watchdog_interval() or TICK, status=summary)
+
+
+class _Stopping(Exception):
+    """Raised inside the task group to cancel its tasks on stop."""
+
+
+def run_daemon(state_dir: Any, config_option: str | None) -> int:
+    """Entry point of ``cohortwatch run``.
+
+    :raises CohortwatchError: start-up failed (bad config, key, database).
+    """
+    daemon = Daemon(state_dir, config_option)
+    daemon.prepare()
+    asyncio.run(daemon.run())
+    return 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alerts.settings import AlertSettings, load_alert_settings
 from matchers.archives import ArchiveLimits
 from matchers.engine import MatchSettings
 from matchers.errors import ConfigError
@@ -50,6 +51,7 @@ class Config:
     crawler: CrawlerSettings = field(default_factory=CrawlerSettings)
     watchlist: WatchlistSettings = field(default_factory=WatchlistSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
 
 def _section(cls: type, data: Any, where: str, source: str) -> Any:
@@ -117,9 +119,11 @@ def load_config(option: str | None) -> Config:
             kwargs["watchlist"] = load_watchlist(value, "watchlist", str(path))
         elif key == "metrics":
             kwargs["metrics"] = load_metrics_settings(value, str(path))
+        elif key == "alerts":
+            kwargs["alerts"] = load_alert_settings(value, str(path))
         elif key not in SITE_KEYS:
             known = ", ".join(["key_file", *sections, "tor", "watchlist", "metrics",
-                               *SITE_KEYS])
+                               "alerts", *SITE_KEYS])
             raise ConfigError(f"{path}: at '{key}': unknown key (known: {known})")
     cfg = Config(**kwargs)
     m = cfg.matching

@@ -23,6 +23,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	@command -v tor >/dev/null 2>&1 || [ -x /usr/sbin/tor ] || \
 	  { echo "installing tor (the Tor network tests)"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q tor; }
+	@command -v systemd-analyze >/dev/null 2>&1 || \
+	  { echo "installing systemd (systemd-analyze: the unit file tests)"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q systemd; }
+	@[ "$$(uname -m)" != x86_64 ] || [ -e /usr/include/x86_64-linux-gnu/asm/unistd_64.h ] || \
+	  { echo "installing linux-libc-dev (syscall numbers: the unit's sandbox test)"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q linux-libc-dev; }
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

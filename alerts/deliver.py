@@ -262,7 +262,9 @@ class Deliverer:
                   f"{(now - row.created) / 3600:.1f} h"
         if why is not None:
             self.outbox.mark_dead(row.id, why, verdict.status)
-            log.error("alert dead: not delivered", extra={**fields, "error": why})
+            # A failed test alert is the caller's answer, not an incident to page about.
+            log.log(logging.INFO if final else logging.ERROR, "alert dead: not delivered",
+                    extra={**fields, "error": why})
             return AttemptResult(name, row.webhook_id, "dead", verdict.status, why, took)
         next_at = min(now + delay, deadline)
         self.outbox.mark_retry(row.id, next_at, verdict.error, verdict.status)

@@ -115,6 +115,6 @@ def alert_from_event(event: Mapping[str, Any]) -> Alert:
 
 def selftest_alert(now: datetime | None = None) -> Alert:
     """A ``selftest.ping`` with a fresh random id (each ``alerts test`` is its own event)."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     return Alert(type="selftest.ping", id=f"msg_selftest_{secrets.token_hex(12)}",
                  timestamp=moment, data={"message": "cohortwatch test alert"})

@@ -160,19 +160,16 @@ def _mattermost(alert: Alert) -> dict[str, Any]:
 
 def _teams(alert: Alert) -> dict[str, Any]:
     """An Adaptive Card in the message envelope that Teams' Workflows webhooks take."""
-    card = {
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "type": "AdaptiveCard",
-        "version": "1.4",
-        "body": [
-            {"type": "TextBlock", "text": _TITLES[alert.type], "weight": "Bolder",
-             "size": "Medium", "wrap": True},
-            {"type": "FactSet", "facts": [{"title": k, "value": v}
-                                          for k, v in chat_facts(alert)]},
-            {"type": "TextBlock", "text": _footer(alert), "isSubtle": True, "size": "Small",
-             "wrap": True},
-        ],
-    }
+    facts = [{"title": k, "value": v} for k, v in chat_facts(alert)]
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": _TITLES[alert.type], "weight": "Bolder",
+         "size": "Medium", "wrap": True}]
+    if facts:
+        body.append({"type": "FactSet", "facts": facts})
+    body.append({"type": "TextBlock", "text": _footer(alert), "isSubtle": True,
+                 "size": "Small", "wrap": True})
+    card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "type": "AdaptiveCard", "version": "1.4", "body": body}
     return {"type": "message", "attachments": [
         {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
          "content": card}]}

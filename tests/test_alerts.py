@@ -709,3 +709,13 @@ def test_misp_event_has_fingerprints_and_counts_but_no_refs() -> None:
     text = json.dumps(event)
     assert not any(ref in text for ref in REFS) and "screening" not in text
     assert misp_event(dataset, tlp="red")["Event"]["Tag"][0] == {"name": "tlp:red"}
+
+
+def test_the_example_configuration_documents_the_defaults() -> None:
+    example = Path(__file__).resolve().parents[1] / "config" / "cohortwatch.example.toml"
+    a = load_config(str(example)).alerts
+    numbers = {k: v for k, v in vars(a).items() if k not in ("endpoints", "base_dir")}
+    assert numbers == {k: v for k, v in vars(AlertSettings()).items()
+                       if k not in ("endpoints", "base_dir")}
+    assert [(e.name, e.format, e.refs_allowed) for e in a.endpoints] == [
+        ("soc", "generic", True), ("team-chat", "slack", False)]

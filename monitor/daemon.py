@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import signal
 import threading
@@ -253,6 +254,8 @@ def run_daemon(state_dir: Any, config_option: str | None) -> int:
 
     :raises CohortwatchError: start-up failed (bad config, key, database).
     """
+    # A watchdog kill (SIGABRT) then prints every thread's stack to the journal.
+    faulthandler.enable()
     daemon = Daemon(state_dir, config_option)
     daemon.prepare()
     asyncio.run(daemon.run())

@@ -302,7 +302,7 @@ def render(
         where = np.flatnonzero(kinds == kind)
         part = raws.take(where) if len(where) < len(raws) else raws
         if kind in (Kind.SHARED, Kind.LITERAL):
-            done = part
+            done = part  # the caller looks SHARED up; LITERAL is finished
         elif kind == Kind.NUMBER:
             done = _render_number(part)
         elif kind in (Kind.INLINE, Kind.INLINE_KEPT, Kind.TEXT):

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matchers.readers.cellvalues import render
+from matchers.readers.cellvalues import Kind, render
 
 __all__ = ["Block", "Cells", "SharedStrings", "to_block"]
 
@@ -114,11 +114,21 @@ def to_block(
 
     :raises XmlTextError: a text with an undefined entity.
     """
-    text, shared_at = render(cells.kind, cells.raw, date1904, plain=cells.plain)
-    lengths = np.asarray(pc.binary_length(text).fill_null(0), dtype=np.int64)
-    index = np.full(len(text), -1, dtype=np.int64)
-    if len(shared_at):
-        index[shared_at], lengths[shared_at] = _shared(text.take(shared_at), table)
+    count = len(cells.kind)
+    shared = cells.kind == Kind.SHARED
+    own = np.flatnonzero(~shared)  # cells whose text is their own (not in the table)
+    at = np.flatnonzero(shared)
+    raws = cells.raw if len(own) == count else cells.raw.take(own)
+    text, _ = render(cells.kind[own], raws, date1904, plain=cells.plain)
+    # Where each cell's text is: own text at its rank among own cells; a shared string at
+    # -1 - its index in the table (-1 - -1 = 0 for a dangling one, which reads as empty).
+    source = np.empty(count, dtype=np.int64)
+    lengths = np.empty(count, dtype=np.int64)
+    source[own] = np.arange(len(own))
+    lengths[own] = np.asarray(pc.binary_length(text).fill_null(0), dtype=np.int64)
+    if len(at):
+        index, lengths[at] = _shared(cells.raw.take(at), table)
+        source[at] = -1 - index
     keep = lengths > 0  # "" and null: an empty cell
     per_row = np.bincount(cells.row[keep], weights=lengths[keep], minlength=cells.rows)
     too_long = per_row > max_record_bytes
@@ -140,28 +150,27 @@ def to_block(
     for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
         first, last = np.searchsorted(slot, [lo, hi])
         part = where[first:last]
-        yield _layout(text, index[part], part, cells.col[part], slot[first:last] - lo, hi - lo,
+        yield _layout(text, source[part], cells.col[part], slot[first:last] - lo, hi - lo,
                       int(row_bytes[lo:hi].sum()), table)
 
 
 def _layout(
-    text: pa.Array, index: np.ndarray, where: np.ndarray, cols: np.ndarray, slot: np.ndarray,
-    rows: int, size: int, table: SharedStrings,
+    text: pa.Array, source: np.ndarray, cols: np.ndarray, slot: np.ndarray, rows: int,
+    size: int, table: SharedStrings,
 ) -> Block:
-    """One block: the cells ``where`` (their shared string ``index`` or -1, column and
-    row slot) as one string array per column."""
-    values = text.take(where)
-    shared = np.flatnonzero(index >= 0)
-    if len(shared):
-        looked_up = table.values.take(pa.array(index[shared]))
-        order = np.arange(len(where), dtype=np.int64)
-        order[shared] = len(where) + np.arange(len(shared))
-        values = pa.concat_arrays([values, looked_up]).take(pa.array(order))
+    """One block: cells (where their text is, see :func:`to_block`; their column and row
+    slot) as one string array per column."""
+    from_table = np.flatnonzero(source < 0)
+    if len(from_table):  # shared strings, copied out of the table once for this block
+        looked_up = table.values.take(pa.array(-1 - source[from_table]))
+        source = source.copy()
+        source[from_table] = len(text) + np.arange(len(from_table))
+        text = pa.concat_arrays([text, looked_up])
     by_col = np.argsort(cols, kind="stable")
     bounds = np.flatnonzero(np.diff(cols[by_col])) + 1
     columns: dict[int, pa.Array] = {}
     for part in np.split(by_col, bounds):
         at = np.full(rows, -1, dtype=np.int64)
-        at[slot[part]] = part  # a column written twice in a row: the last one counts
-        columns[int(cols[part[0]])] = values.take(pa.array(at, mask=at < 0))
+        at[slot[part]] = source[part]  # a column written twice in a row: the last counts
+        columns[int(cols[part[0]])] = text.take(pa.array(at, mask=at < 0))
     return Block(rows, columns, size)

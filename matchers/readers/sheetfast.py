@@ -70,7 +70,7 @@ def _columns(tags: Tags, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     :raises NotCompact: a reference that is not 1-3 capital letters, 1-7 digits, a quote.
     """
     at = tags.lt[cells] + 6  # after '<c r="'
-    word = np.take(tags.words, at).astype(np.int64)
+    word = tags.word(at).astype(np.int64)
     b0, b1, b2 = word & 0xFF, (word >> 8) & 0xFF, (word >> 16) & 0xFF
     up0, up1, up2 = _UPPER[b0], _UPPER[b1], _UPPER[b2]
     two = up0 & up1
@@ -78,15 +78,41 @@ def _columns(tags: Tags, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     letters = up0.astype(np.int64) + two + three
     col = np.where(three, ((b0 - 64) * 26 + b1 - 64) * 26 + b2 - 64,
                    np.where(two, (b0 - 64) * 26 + b1 - 64, b0 - 64))
-    window = tags.bytes[(at + letters)[:, None] + np.arange(8)]
-    digits = np.argmax(window == ord('"'), axis=1)
-    bad = (letters == 0) | (digits == 0)
-    bad |= np.any(~_DIGIT[window] & (np.arange(8)[None, :] < digits[:, None]), axis=1)
+    first_digit = at + letters
+    digits = np.zeros(len(cells), dtype=np.int64)
+    found = np.zeros(len(cells), dtype=bool)
+    bad = letters == 0
+    for k in range(8):  # the row number: digits up to the closing quote
+        byte = tags.bytes[first_digit + k]
+        quote = byte == ord('"')
+        digits[quote & ~found] = k
+        found |= quote
+        bad |= ~found & ~_DIGIT[byte]
+        if found.all():
+            break
+    bad |= ~found | (digits == 0)
     if np.any(bad):
         raise NotCompact("a cell reference that is not a column and row")
     return col - 1, at + letters + digits + 1
 
 
+def _shape(*codes: int) -> int:
+    return sum(code << (5 * k) for k, code in enumerate(codes))
+
+
+# The compact forms of a cell, by the codes of the tags after its <c ...>: (how many of
+# them count, their codes, the cell's length in tags, which of them holds the value).
+_FORMS: list[tuple[int, int, int, int | None]] = [
+    (1, _shape(x.C_END), 2, None),
+    (2, _shape(x.V_EMPTY, x.C_END), 3, None),
+    (3, _shape(x.V, x.V_END, x.C_END), 4, 1),
+    (5, _shape(x.IS, x.T, x.T_END, x.IS_END, x.C_END), 6, 2),
+    (5, _shape(x.IS, x.T_KEEP, x.T_END, x.IS_END, x.C_END), 6, 2),
+    (5, _shape(x.F, x.F_END, x.V, x.V_END, x.C_END), 6, 3),  # <f>..</f><v>..</v>
+    (4, _shape(x.F, x.V, x.V_END, x.C_END), 5, 2),  # <f .../><v>..</v>
+    (3, _shape(x.F, x.F_END, x.C_END), 4, None),  # a formula without a value
+]
+_WIDTH_MASK = [(1 << (5 * width)) - 1 for width in range(6)]
 _UPPER = np.zeros(256, dtype=bool)
 _UPPER[65:91] = True
 _DIGIT = np.zeros(256, dtype=bool)
@@ -115,28 +141,16 @@ def fast_cells(chunk: bytes, kind_of: KindOf, parse_odd: Callable[[bytes], tuple
         raise NotCompact("a cell outside a row")
     col, attrs_at = _columns(tags, cells)
     closed = tags.closed(cells)
-    c1, c2, c3, c4, c5 = (tags.at(cells + k) for k in range(1, 6))
-
-    f_open = (c1 == x.F) & (c2 == x.F_END)  # <f>..</f>; else <f .../> (or not compact)
-    f_closed = (c1 == x.F) & ~f_open
-    span = np.zeros(len(cells), dtype=np.int64)
-    value_tag = np.full(len(cells), -1, dtype=np.int64)
-
-    def form(mask: np.ndarray, length: int, value_at: int | None) -> None:
-        mask &= span == 0
-        span[mask] = length
-        if value_at is not None:
-            value_tag[mask] = cells[mask] + value_at
-
-    form(closed.copy(), 1, None)
-    form(c1 == x.C_END, 2, None)
-    form((c1 == x.V_EMPTY) & (c2 == x.C_END), 3, None)
-    form((c1 == x.V) & (c2 == x.V_END) & (c3 == x.C_END), 4, 1)
-    inline = (c1 == x.IS) & ((c2 == x.T) | (c2 == x.T_KEEP)) & (c3 == x.T_END)
-    form(inline & (c4 == x.IS_END) & (c5 == x.C_END), 6, 2)
-    form(f_open & (c2 == x.F_END) & (c3 == x.V) & (c4 == x.V_END) & (c5 == x.C_END), 6, 3)
-    form(f_closed & (c2 == x.V) & (c3 == x.V_END) & (c4 == x.C_END), 5, 2)
-    form(f_open & (c2 == x.F_END) & (c3 == x.C_END), 4, None)
+    after = tags.following(cells, 5).astype(np.int64) & 31
+    sig = after[:, 0] | after[:, 1] << 5 | after[:, 2] << 10 | after[:, 3] << 15 | after[:, 4] << 20
+    span = np.where(closed, 1, 0)
+    value_at = np.full(len(cells), -1, dtype=np.int64)
+    for width, shape, length, value in _FORMS:
+        match = ((sig & _WIDTH_MASK[width]) == shape) & (span == 0)
+        span[match] = length
+        if value is not None:
+            value_at[match] = value
+    value_tag = np.where(value_at >= 0, cells + value_at, -1)
 
     odd = np.flatnonzero(span == 0)
     if len(odd) > MAX_ODD_CELLS:
@@ -170,17 +184,13 @@ def fast_cells(chunk: bytes, kind_of: KindOf, parse_odd: Callable[[bytes], tuple
 
 
 def _check_coverage(code: np.ndarray, cells: np.ndarray, span: np.ndarray) -> None:
-    """Every tag is a row tag or inside exactly one recognised cell."""
-    count = len(code)
+    """Every tag is a row tag or inside exactly one recognised cell: cells in order, none
+    overlapping the next, and the tags they cover plus the row tags are all the tags."""
     last = cells + span - 1
-    if np.any(last[:-1] >= cells[1:]) or (len(last) and last[-1] >= count):
+    if np.any(last[:-1] >= cells[1:]) or (len(last) and last[-1] >= len(code)):
         raise NotCompact("cells that overlap")
-    cover = np.zeros(count + 1, dtype=np.int32)
-    cover[cells] += 1
-    cover[last + 1] -= 1
-    inside = np.cumsum(cover[:-1]) > 0
-    outside = code[~inside]
-    if np.any((outside != x.ROW) & (outside != x.ROW_END)):
+    rows = np.count_nonzero(code == x.ROW) + np.count_nonzero(code == x.ROW_END)
+    if int(span.sum()) + rows != len(code):
         raise NotCompact("markup outside cells")
 
 
@@ -220,7 +230,7 @@ def fast_strings(chunk: bytes, max_text: int) -> tuple[pa.Array, list[int]]:
     tags = Tags(chunk)
     code = tags.code
     items = np.flatnonzero((code == x.SI) | (code == x.SI_EMPTY))
-    c1, c2, c3 = (tags.at(items + k) for k in range(1, 4))
+    c1, c2, c3 = tags.following(items, 3).T
     opened = code[items] == x.SI
     span = np.where(opened, 0, 1)
     span[opened & (c1 == x.SI_END)] = 2

@@ -138,15 +138,17 @@ class ItemChunks:
         tag = b"<" + self.prefix + self._item.encode()
         item_end = b"</" + self.prefix + self._item.encode() + b">"
         skipping = False
+        searched = 0  # the end tag is not in the buffer before this
         while True:
-            end = self._buffer.find(end_tag)
+            end = self._buffer.find(end_tag, searched)
+            searched = max(0, len(self._buffer) - len(end_tag))
             if skipping:
                 at = self._first_start(tag)
                 stop = at if at >= 0 else end
                 if stop >= 0:
-                    self._buffer, skipping = self._buffer[stop:], False
+                    self._buffer, skipping, searched = self._buffer[stop:], False, 0
                     continue
-                self._buffer = self._buffer[-len(end_tag) :]  # a tag may straddle reads
+                self._buffer, searched = self._buffer[-len(end_tag) :], 0  # may straddle reads
             elif end >= 0:
                 # The buffer moves on before the chunk is handed out: a caller that
                 # switches to rest() there must get what follows the chunk.
@@ -162,6 +164,7 @@ class ItemChunks:
                         cut = after
                 if cut > 0:
                     chunk, self._buffer = self._buffer[:cut], self._buffer[cut:].lstrip()
+                    searched = 0
                     yield chunk
                     continue
                 if len(self._buffer) > self._max_item:
@@ -170,6 +173,7 @@ class ItemChunks:
                         self._buffer, skipping = self._buffer[1:], True
                     else:  # no item starts here: whitespace (or junk) between items
                         self._buffer = self._buffer[-len(end_tag) :]
+                    searched = 0
                     continue
                 if self._eof:
                     if self._buffer.strip():

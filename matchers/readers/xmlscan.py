@@ -102,9 +102,8 @@ class Tags:
         self.size = len(chunk)
         buf = chunk + bytes(PAD)
         self.bytes = np.frombuffer(buf, dtype=np.uint8)
-        self.words = np.ndarray(shape=(len(buf) - 3,), dtype="<u4", buffer=buf, strides=(1,))
         self.lt = np.flatnonzero(self.bytes[: self.size] == 0x3C)
-        sig = np.take(self.words, self.lt + 1)
+        sig = self.word(self.lt + 1)
         first = sig & 0xFF
         if np.any((first == ord("!")) | (first == ord("?"))):
             raise NotCompact("comment, CDATA, DTD or processing instruction")
@@ -128,6 +127,15 @@ class Tags:
     def __len__(self) -> int:
         return len(self.lt)
 
+    def word(self, at: np.ndarray) -> np.ndarray:
+        """The four bytes at each position, as a little-endian uint32 (four byte gathers:
+        much faster than gathering from an unaligned uint32 view)."""
+        data = self.bytes
+        out = data[at].astype(np.uint32)
+        for shift in (1, 2, 3):
+            out |= data[at + shift].astype(np.uint32) << (8 * shift)
+        return out
+
     def gt(self, index: np.ndarray) -> np.ndarray:
         """Position of the ``>`` that ends each tag in ``index``: the byte before the next
         tag, in compact XML (for tags that have no text after them: ``<c>``, ``<f>``,
@@ -150,12 +158,11 @@ class Tags:
         """
         return self.bytes[self.gt(index) - 1] == ord("/")
 
-    def at(self, index: np.ndarray) -> np.ndarray:
-        """The code of each tag in ``index``; -1 beyond the last tag."""
-        out = np.full(len(index), -1, dtype=np.int8)
-        inside = index < len(self.code)
-        out[inside] = self.code[index[inside]]
-        return out
+    def following(self, index: np.ndarray, count: int) -> np.ndarray:
+        """Codes of the ``count`` tags after each tag in ``index`` (one column each); -1
+        beyond the last tag."""
+        padded = np.concatenate((self.code, np.full(count, -1, dtype=np.int8)))
+        return padded[index[:, None] + np.arange(1, count + 1)]
 
 
 def substrings(chunk: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:

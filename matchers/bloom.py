@@ -137,7 +137,9 @@ class BloomEncoder:
             letters = codes != 0
             grams = np.concatenate([grams, 729 + codes[letters]])
             gram_owner = np.concatenate([gram_owner, owner[letters]])
-        bits = np.zeros((n, self.bits), dtype=bool)
-        bits[np.repeat(gram_owner, self.k), table[grams].reshape(-1)] = True
+        bits = np.zeros(n * self.bits, dtype=bool)
+        at = table.take(grams, axis=0) + (gram_owner * self.bits)[:, None]
+        bits[at.reshape(-1)] = True
+        bits = bits.reshape(n, self.bits)
         packed = np.packbits(bits, axis=1, bitorder="little")
         return packed.view("<u8").astype(np.uint64)

@@ -140,9 +140,66 @@ def _take(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return a.take(idx, axis=0)
 
 
+@dataclass
+class _MemberSide:
+    """The member side of candidate pairs, from one gather of NameSide.first_look."""
+
+    dob: np.ndarray
+    postcode: np.ndarray
+    sn0: np.ndarray  # (P, W) surname part 1
+    pg: np.ndarray  # popcounts, int32: given name, surname parts 1 and 2, given as surname
+    ps0: np.ndarray
+    ps1: np.ndarray
+    px: np.ndarray
+
+    @classmethod
+    def of(cls, side: NameSide, members: np.ndarray) -> _MemberSide:
+        rows = side.first_look().take(members, axis=0)
+        w = side.gn.shape[1]
+        packed = rows[:, 2 + w]
+        pops = [((packed >> np.uint64(16 * i)) & np.uint64(0xFFFF)).astype(np.int32)
+                for i in range(4)]  # fmt: skip
+        return cls(np.ascontiguousarray(rows[:, 0]), np.ascontiguousarray(rows[:, 1]),
+                   np.ascontiguousarray(rows[:, 2 : 2 + w]), *pops)  # fmt: skip
+
+    def subset(self, idx: np.ndarray) -> _MemberSide:
+        return _MemberSide(*(_take(getattr(self, f), idx) for f in _MEMBER_FIELDS))
+
+
+_MEMBER_FIELDS = ("dob", "postcode", "sn0", "pg", "ps0", "ps1", "px")
+
+
 def _dice(a: np.ndarray, b: np.ndarray, pa_: np.ndarray, pb: np.ndarray) -> np.ndarray:
     both = (pa_ > 0) & (pb > 0)
     return np.where(both, 2.0 * popcount(a & b) / np.maximum(pa_ + pb, 1), 0.0)
+
+
+def _surname_similarity(
+    enc: EncodedRecords, rows: np.ndarray, side: NameSide, members: np.ndarray,
+    m: _MemberSide, ls1: np.ndarray,
+) -> np.ndarray:
+    """Dice of the surnames of (row, member) pairs: of part 1 with part 1, or where a
+    side has a double surname the best of its parts crosswise and of both parts at once
+    (``ls1``: the rows' part-1 filters)."""
+    _, ps0_l, ps1_l, _ = enc.popcounts()
+    sn1_l = enc.surname_parts()[1]
+    pl0, pm0 = ps0_l.take(rows), m.ps0
+    pl1, pm1 = ps1_l.take(rows), m.ps1
+    s = _dice(ls1, m.sn0, pl0, pm0)
+    double = np.flatnonzero((pl1 > 0) | (pm1 > 0))
+    if double.size:
+        rd, md = rows[double], members[double]
+        ls = np.stack([_take(ls1, double), _take(sn1_l, rd)], axis=1)  # (D, 2, W)
+        ms = np.stack([_take(m.sn0, double), _take(side.surname_parts()[1], md)], axis=1)
+        inter = popcount(ls[:, :, None, :] & ms[:, None, :, :])  # (D, 2, 2)
+        pld = np.stack([pl0[double], pl1[double]], axis=1)
+        pmd = np.stack([pm0[double], pm1[double]], axis=1)
+        denom = pld[:, :, None] + pmd[:, None, :]
+        ok = (pld[:, :, None] > 0) & (pmd[:, None, :] > 0)
+        part = np.where(ok, 2.0 * inter / np.maximum(denom, 1), 0.0).reshape(-1, 4)
+        full = 2.0 * inter.sum(axis=(1, 2)) / np.maximum(pld.sum(1) + pmd.sum(1), 1)
+        s[double] = np.minimum(np.maximum(part.max(axis=1), full), 1.0)
+    return s
 
 
 def score_pairs(
@@ -154,18 +211,21 @@ def score_pairs(
     given_floor: float = 0.55,
     initial_weight: float = 0.75,
     dates: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    member_side: _MemberSide | None = None,
+    surnames: np.ndarray | None = None,
 ) -> PairScores:
-    """Name and birth-date agreement for (row, member) pairs.
+    """Name and birth-date agreement for (row, member) pairs (``member_side``: the
+    members' first-look values, ``surnames``: :func:`_surname_similarity`, when already
+    known).
 
     Work is spent where it can matter: the 2x2 surname-part comparison only for pairs where
     a side has a double surname, the crossed-fields comparison only for pairs whose name
     score is not already high.
     """
-    pg_l, ps0_l, ps1_l, px_l = enc.popcounts()
-    pg_m, ps0_m, ps1_m, px_m = side.popcounts()
-    sn0_l, sn1_l = enc.surname_parts()
-    sn0_m, sn1_m = side.surname_parts()
-    plg, pmg = pg_l.take(rows), pg_m.take(members)
+    m = member_side if member_side is not None else _MemberSide.of(side, members)
+    pg_l, ps0_l, _, px_l = enc.popcounts()
+    sn0_l = enc.surname_parts()[0]
+    plg, pmg = pg_l.take(rows), m.pg
     both_g = (plg > 0) & (pmg > 0)
     g = np.where(
         both_g,
@@ -177,23 +237,11 @@ def score_pairs(
     # `initial_weight` of a full given-name agreement.
     g = np.where(~both_g & (li != 0) & (mi != 0), (li == mi) * initial_weight, g)
 
-    pl0, pm0 = ps0_l.take(rows), ps0_m.take(members)
-    pl1, pm1 = ps1_l.take(rows), ps1_m.take(members)
-    ls1, ms1 = _take(sn0_l, rows), _take(sn0_m, members)
-    s = _dice(ls1, ms1, pl0, pm0)
-    double = np.flatnonzero((pl1 > 0) | (pm1 > 0))
-    if double.size:
-        rd, md = rows[double], members[double]
-        ls = np.stack([_take(sn0_l, rd), _take(sn1_l, rd)], axis=1)  # (D, 2, W)
-        ms = np.stack([_take(sn0_m, md), _take(sn1_m, md)], axis=1)
-        inter = popcount(ls[:, :, None, :] & ms[:, None, :, :])  # (D, 2, 2)
-        pld = np.stack([pl0[double], pl1[double]], axis=1)
-        pmd = np.stack([pm0[double], pm1[double]], axis=1)
-        denom = pld[:, :, None] + pmd[:, None, :]
-        ok = (pld[:, :, None] > 0) & (pmd[:, None, :] > 0)
-        part = np.where(ok, 2.0 * inter / np.maximum(denom, 1), 0.0).reshape(-1, 4)
-        full = 2.0 * inter.sum(axis=(1, 2)) / np.maximum(pld.sum(1) + pmd.sum(1), 1)
-        s[double] = np.minimum(np.maximum(part.max(axis=1), full), 1.0)
+    pl0, pm0 = ps0_l.take(rows), m.ps0
+    ls1, ms1 = _take(sn0_l, rows), m.sn0
+    s = surnames if surnames is not None else _surname_similarity(
+        enc, rows, side, members, m, ls1
+    )
     has_name = (pl0 > 0) & (pm0 > 0)
     # A side without any given name (not even an initial) is compared on the surname alone,
     # as a human would: nothing speaks for or against the given name.
@@ -204,7 +252,7 @@ def score_pairs(
     # ('robin', 'finn') lift the letter-augmented filters, so "different" is judged on the
     # mean of that and the bigrams-only Dice of the surname-style encodings.
     lx, mx = _take(enc.gx, rows), _take(side.gx, members)
-    plx, pmx = px_l.take(rows), px_m.take(members)
+    plx, pmx = px_l.take(rows), m.px
     gb = _dice(lx, mx, plx, pmx)
     name = np.where(both_g & ((g + gb) / 2 < given_floor), 0.0, name)
     # Given name and surname written in each other's field: compared through the
@@ -217,22 +265,24 @@ def score_pairs(
         name[cross] = np.maximum(name[cross], crossed * 0.95)
     name = np.where(has_name, name, 0.0)
 
-    kind, has_dob, postcode = dates or date_postcode(enc, rows, side, members)
+    kind, has_dob, postcode = dates or date_postcode(enc, rows, side, members, m)
     return PairScores(name, has_name, both_g, kind, has_dob, postcode)
 
 
 def date_postcode(
-    enc: EncodedRecords, rows: np.ndarray, side: NameSide, members: np.ndarray
+    enc: EncodedRecords, rows: np.ndarray, side: NameSide, members: np.ndarray,
+    member_side: _MemberSide | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Birth-date agreement kind, both-have-a-date, and keyed postcode agreement.
 
     Two of three date parts only count with an agreeing postcode (see :func:`decide`), so
     they are only compared there: DOB_PARTIAL is never reported without the postcode.
     """
-    ld, md = enc.dob.take(rows), side.dob.take(members)
+    m = member_side if member_side is not None else _MemberSide.of(side, members)
+    ld, md = enc.dob.take(rows), m.dob
     has_dob = (ld != 0) & (md != 0)
     kind = np.full(rows.shape, DOB_NONE, dtype=np.int8)
-    lp, mp = enc.postcode.take(rows), side.postcode.take(members)
+    lp, mp = enc.postcode.take(rows), m.postcode
     postcode = (lp != 0) & (lp == mp)
     near = np.flatnonzero(postcode & has_dob)
     if near.size:
@@ -310,22 +360,18 @@ def name_needed(kind: np.ndarray, postcode: np.ndarray, st: MatchSettings) -> np
 
 def name_upper_bound(
     enc: EncodedRecords, rows: np.ndarray, side: NameSide, members: np.ndarray,
-    given_weight: float,
-) -> np.ndarray:
-    """An upper bound of :func:`score_pairs`' name similarity from two surname-style
-    comparisons: the given name can add at most ``given_weight``, straight or crossed.
-    Pairs where a side has a double surname are not bounded (their parts are matched
-    crosswise)."""
-    _, ps0_l, ps1_l, px_l = enc.popcounts()
-    _, ps0_m, ps1_m, _ = side.popcounts()
-    pl0, pm0 = ps0_l.take(rows), ps0_m.take(members)
-    ms1 = _take(side.surname_parts()[0], members)
-    s = _dice(_take(enc.surname_parts()[0], rows), ms1, pl0, pm0)
-    s[(ps1_l.take(rows) > 0) | (ps1_m.take(members) > 0)] = 1.0
-    gs = _dice(_take(enc.gx, rows), ms1, px_l.take(rows), pm0)
+    given_weight: float, member_side: _MemberSide | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """An upper bound of :func:`score_pairs`' name similarity from the surnames (the
+    same value score_pairs computes, returned too) and the given name compared as a
+    surname: the given name can add at most ``given_weight``, straight or crossed."""
+    m = member_side if member_side is not None else _MemberSide.of(side, members)
+    _, _, _, px_l = enc.popcounts()
+    s = _surname_similarity(enc, rows, side, members, m, _take(enc.surname_parts()[0], rows))
+    gs = _dice(_take(enc.gx, rows), m.sn0, px_l.take(rows), m.ps0)
     straight = given_weight + (1.0 - given_weight) * s
     crossed = 0.95 * (given_weight + (1.0 - given_weight) * gs)
-    return np.maximum(straight, crossed)
+    return np.maximum(straight, crossed), s
 
 
 def _best_per_row(rows: np.ndarray, scores: np.ndarray, members: np.ndarray) -> np.ndarray:
@@ -431,27 +477,35 @@ class Matcher:
             if members.size == 0:
                 continue
             pair_rows = sub.take(q_rows)
+            # One gather of what every pair is checked on first (a cache line a member).
+            msd = _MemberSide.of(side, members)
             # Only pairs whose birth dates can still reach the threshold are scored on
             # names (gathering filters is the expensive part).
-            kind, has_dob, pc_ok = date_postcode(enc, pair_rows, side, members)
+            kind, has_dob, pc_ok = date_postcode(enc, pair_rows, side, members, msd)
             hopeful = np.flatnonzero((kind >= DOB_SWAPPED) | pc_ok)
             if hopeful.size < members.size:
                 pair_rows, members = pair_rows[hopeful], members[hopeful]
                 kind, has_dob, pc_ok = kind[hopeful], has_dob[hopeful], pc_ok[hopeful]
+                msd = msd.subset(hopeful)
             # Most candidates are strangers sharing a birth date and an initial; an upper
             # bound from the surnames alone rules them out before the full comparison.
-            keep = np.flatnonzero(
-                name_upper_bound(enc, pair_rows, side, members, st.given_weight)
-                >= name_needed(kind, pc_ok, st) - 1e-9
+            bound, surnames = name_upper_bound(
+                enc, pair_rows, side, members, st.given_weight, msd
             )
+            keep = np.flatnonzero(bound >= name_needed(kind, pc_ok, st) - 1e-9)
             pair_rows, members = pair_rows[keep], members[keep]
             kind, has_dob, pc_ok = kind[keep], has_dob[keep], pc_ok[keep]
+            msd, surnames = msd.subset(keep), surnames[keep]
             for a in range(0, members.size, st.pair_chunk):
                 cut = slice(a, a + st.pair_chunk)
                 pr, pm = pair_rows[cut], members[cut]
+                part = msd if members.size <= st.pair_chunk else msd.subset(
+                    np.arange(a, min(a + st.pair_chunk, members.size))
+                )
                 ps = score_pairs(
                     enc, pr, side, pm, st.given_weight, st.given_floor,
-                    st.initial_weight, (kind[cut], has_dob[cut], pc_ok[cut]),
+                    st.initial_weight, (kind[cut], has_dob[cut], pc_ok[cut]), part,
+                    surnames[cut],
                 )
                 score, accept = decide(ps, st)
                 if accept.any():

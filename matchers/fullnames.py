@@ -228,8 +228,10 @@ class FullNameParser:
         self._word_texts: list[str] = []
         # Per word id: kind, first letter's code point, text ids (joined, piece 0, piece 1),
         # and whether a following 't' is a tussenvoegsel.
-        self._word_info: list[tuple[int, int, int, int, int, bool]] = []
-        self._arrays: tuple[np.ndarray, ...] = ()
+        self._arrays: tuple[np.ndarray, ...] = (
+            np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+            np.zeros((0, 3), dtype=np.int64), np.zeros(0, dtype=bool),
+        )  # fmt: skip
         self._templates: dict[int, _Template | None] = {}
 
     @property
@@ -248,27 +250,44 @@ class FullNameParser:
         ids = self._word_ids
         out = [ids.get(w, -1) for w in words]
         if -1 in out:
+            first = len(self._word_texts)
+            info: list[tuple[int, int, int, int, int, int]] = []
+            text_id, kinds = self.text_id, names._KINDS
             for i, w in enumerate(words):
-                if out[i] == -1 and w in ids:  # twice in the list
+                if out[i] != -1:
+                    continue
+                if w in ids:  # twice in the list
                     out[i] = ids[w]
-                elif out[i] == -1:
-                    kind, joined, p0, p1 = _kind_of(w)
-                    out[i] = ids[w] = len(self._word_info)
-                    self._word_texts.append(w)
-                    self._word_info.append((
-                        kind, ord(joined[0]) if joined else 0, self.text_id(joined),
-                        self.text_id(p0), self.text_id(p1), w in names._BEFORE_T,
-                    ))  # fmt: skip
-            self._arrays = ()
+                    continue
+                out[i] = ids[w] = first + len(info)
+                self._word_texts.append(w)
+                if w.isalpha():  # a plain word (letters a-z): its own text, as _kind_of says
+                    k = kinds[w]
+                    k = _BAD if k == names._TITLE else _T if k == names._T else k
+                    tid = text_id(w)
+                    info.append((k, ord(w[0]), tid, tid, 0, w in names._BEFORE_T))
+                    continue
+                kind, joined, p0, p1 = _kind_of(w)
+                info.append((kind, ord(joined[0]) if joined else 0, text_id(joined),
+                             text_id(p0), text_id(p1), 0))  # fmt: skip
+            self._append_words(info)
         return np.asarray(out, dtype=np.int64)
+
+    def _append_words(self, info: list[tuple[int, int, int, int, int, int]]) -> None:
+        """Add new words' kind, first letter, text ids (joined, piece 0, piece 1) and
+        before-'t' flag to the per-word arrays."""
+        new = np.asarray(info, dtype=np.int64).reshape(-1, 6)
+        kind, first, texts, before_t = self._arrays
+        self._arrays = (
+            np.concatenate([kind, new[:, 0]]),
+            np.concatenate([first, new[:, 1]]),
+            np.concatenate([texts, new[:, 2:5]]),
+            np.concatenate([before_t, new[:, 5].astype(bool)]),
+        )
 
     def _word_arrays(self) -> tuple[np.ndarray, ...]:
         """kind, first letter, text ids (joined, piece 0, piece 1: one (n, 3) array) and
         before-'t' per word id."""
-        if not self._arrays:
-            info = np.asarray(self._word_info, dtype=np.int64).reshape(-1, 6)
-            self._arrays = (info[:, 0], info[:, 1], np.ascontiguousarray(info[:, 2:5]),
-                            info[:, 5].astype(bool))
         return self._arrays
 
     def _bind(

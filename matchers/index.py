@@ -25,7 +25,8 @@ class MemberArrays(Protocol):
     def array(self, name: str) -> np.ndarray:
         """One of: ``bsn_keys`` (sorted non-zero keyed BSNs) and ``bsn_members``;
         ``dob``, ``dob_pairs`` (n, 3), ``initial``, ``postcode``; ``gn``, ``gx``, ``sn0``,
-        ``sn1`` (n, W); ``block_keys`` (sorted), ``block_members``, ``block_directory``."""
+        ``sn1`` (n, W); ``block_entries`` (k, 2): every blocking key of every member
+        with the member, sorted by key, and ``block_directory`` over their keys."""
         ...
 
     def refs(self, members: np.ndarray) -> list[str]:
@@ -61,8 +62,33 @@ class NameSide:
         self.gx = source.array("gx")
         self._sn_parts = (source.array("sn0"), source.array("sn1"))
         self._source = source
-        self._block_index_cache: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None = None
+        self._block_index_cache: tuple[np.ndarray, np.ndarray, int] | None = None
         self._popcounts: tuple[np.ndarray, ...] | None = None
+        self._first_look: np.ndarray | None = None
+
+    def first_look(self) -> np.ndarray:
+        """Per member one 64-byte-aligned row of what every candidate pair is checked on
+        first: birth date, postcode, surname part 1's filter (W words), then the
+        popcounts of given name, surname parts 1 and 2 and given name as surname packed
+        in 16 bits each (in that order, from the low bits), zero-padded to a multiple of
+        8 words. Candidates are millions of random members: one cache line each instead
+        of five arrays' worth of misses."""
+        if self._first_look is None:
+            n, w = self.gn.shape
+            width = -(-(3 + w) // 8) * 8
+            buf = np.empty(n * width + 8, dtype=np.uint64)
+            skip = ((-buf.ctypes.data) % 64) // 8
+            rows = buf[skip : skip + n * width].reshape(n, width)
+            rows[:, 0] = self.dob
+            rows[:, 1] = self.postcode
+            rows[:, 2 : 2 + w] = self._sn_parts[0]
+            pg, ps0, ps1, px = (p.astype(np.uint64) for p in self.popcounts())
+            rows[:, 2 + w] = pg | (ps0 << np.uint64(16)) | (ps1 << np.uint64(32)) | (
+                px << np.uint64(48)
+            )
+            rows[:, 3 + w :] = 0
+            self._first_look = rows
+        return self._first_look
 
     def popcounts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Set bits of every member's given-name filter, surname-part filters (part 1,
@@ -76,16 +102,15 @@ class NameSide:
         """Every member's two surname-part filters, each (n, W)."""
         return self._sn_parts
 
-    def _block_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """Every member's blocking keys sorted, the member of each, their
-        :func:`block_directory` and its bits; read on first use only, as BSN-keyed scans
-        never need them."""
+    def _block_index(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """(key, member) of every member's blocking keys sorted by key (a key and its
+        member share a cache line), their :func:`block_directory` and its bits; read on
+        first use only, as BSN-keyed scans never need them."""
         if self._block_index_cache is None:
-            keys = self._source.array("block_keys")
-            members = self._source.array("block_members")
+            entries = self._source.array("block_entries")
             directory = self._source.array("block_directory")
             bits = (directory.size - 1).bit_length() - 1
-            self._block_index_cache = (keys, members, directory, bits)
+            self._block_index_cache = (entries, directory, bits)
         return self._block_index_cache
 
     def candidates(self, queries: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
@@ -95,11 +120,11 @@ class NameSide:
         Pairs come in no particular order; a member listed twice under one key (both
         surname parts sound alike) gives its pair twice.
         """
-        flat, block_members, directory, bits = self._block_index()
+        entries, directory, bits = self._block_index()
         k = queries.shape[1]
         q_all = queries.reshape(-1)
         qidx = np.flatnonzero(q_all)
-        if qidx.size == 0 or flat.size == 0:
+        if qidx.size == 0 or entries.size == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
         q = q_all[qidx]
@@ -109,12 +134,13 @@ class NameSide:
         # Every key of each query's bucket: the query's own block plus a key or so of others.
         which = np.repeat(np.arange(q.size), span)
         pos = np.repeat(lo - (np.cumsum(span) - span), span) + np.arange(which.size)
-        same = flat.take(pos) == q.take(which)
-        which, pos = which[same], pos[same]
+        found = entries.take(pos, axis=0)
+        same = found[:, 0] == q.take(which)
+        which, members = which[same], found[same, 1]
         size = np.bincount(which, minlength=q.size)
         small = (size <= max_block).take(which)
         rows = (qidx.take(which[small])) // k
-        return rows, block_members.take(pos[small]).astype(np.int64)
+        return rows, members[small].astype(np.int64)
 
 
 class CohortIndex:
@@ -135,7 +161,7 @@ class CohortIndex:
         if names:
             side = self.names
             side._block_index()
-            side.popcounts()
+            side.first_look()
 
     @property
     def names(self) -> NameSide:

@@ -114,7 +114,7 @@ def _store_in_earlier_layout(store: CohortStore, drop: str | None = None) -> Non
         sink = io.BytesIO()
         with pa.ipc.new_stream(sink, part.schema) as writer:
             writer.write_table(part)
-        store.db.execute(f"INSERT INTO {name} (cohort_id, part, rows, data) VALUES (?,?,?,?)",
+        store.db.execute(f"INSERT INTO {name} (cohort_id, part, rows, data) VALUES (?,?,?,?)",  # noqa: S608 - fixed table names
                          [row["id"], 0, part.num_rows, sink.getvalue()])
     store.db.execute("DELETE FROM cohort_arrays WHERE cohort_id = ?", [row["id"]])
 
@@ -150,7 +150,7 @@ def test_old_snapshot_asks_for_reenrollment(store: CohortStore, tmp_path: Path) 
 def test_other_array_layout_asks_for_reenrollment(store: CohortStore, tmp_path: Path) -> None:
     store.db.execute(
         "UPDATE cohort_arrays SET data = ? WHERE name = 'layout'",
-        [json.dumps({"layout": 1, "words": 4, "block_keys": 10}).encode()],
+        [json.dumps({"layout": 2, "words": 4, "blocking_keys": 10}).encode()],
     )
     with pytest.raises(CohortError, match="cohort remove c"):
         store.load_index("c")

@@ -243,13 +243,24 @@ class StateCollector(Collector):
         by_endpoint = GaugeMetricFamily(PREFIX + "outbox_endpoint_messages",
                                         "Alerts in the outbox by endpoint and status",
                                         labels=["endpoint", "status"])
+        disabled = GaugeMetricFamily(PREFIX + "outbox_endpoint_disabled",
+                                     "1 for an endpoint disabled by a 410 Gone answer "
+                                     "(cohortwatch alerts enable NAME)", labels=["endpoint"])
+        oldest = GaugeMetricFamily(PREFIX + "outbox_oldest_pending_timestamp_seconds",
+                                   "When the oldest undelivered alert was committed (unix "
+                                   "time; absent when none waits)")
         if outbox:
             for s, n in sorted(outbox.by_status.items()):
                 by_status.add_metric([safe_label(s)], n)
             for ep, statuses in sorted(outbox.by_endpoint.items()):
                 for s, n in sorted(statuses.items()):
                     by_endpoint.add_metric([safe_label(ep), safe_label(s)], n)
-        out += [depth, by_status, by_endpoint]
+            for ep in outbox.disabled_endpoints:
+                disabled.add_metric([safe_label(ep)], 1)
+            when = view.iso_to_unix(outbox.oldest_pending)
+            if when is not None:
+                oldest.add_metric([], when)
+        out += [depth, by_status, by_endpoint, disabled, oldest]
         return out
 
 

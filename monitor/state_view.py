@@ -8,8 +8,11 @@ yet (a fresh state directory, a daemon that has not crawled, an alerts stage not
 as if it were empty. Answers hold counts, times, states and configured names only — never
 a victim name, a post text, a cohort ref or a file name.
 
-The ``outbox`` table belongs to :mod:`alerts`; only its ``status`` column (and, when
-present, ``endpoint``) is read, so this module keeps working as that schema grows.
+The outbox tables belong to :mod:`alerts.outbox` (``alert_outbox``: one row per alert and
+endpoint with its ``status``; ``alert_endpoints``: endpoints disabled by a 410 answer). They
+are read here with plain SQL rather than through :class:`alerts.outbox.Outbox`, whose
+constructor creates its tables — a scrape must never write. ``tests/test_metrics.py`` fills
+them through ``Outbox`` itself, so a change of that schema fails a test here.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 
 __all__ = [
     "METHODS",
+    "OUTBOX",
+    "OUTBOX_ENDPOINTS",
     "OutboxCounts",
     "cohorts",
     "dataset_counts",
@@ -37,20 +42,13 @@ __all__ = [
 ]
 
 METHODS = ("bsn", "bsn_corrected", "name_dob")
-# Outbox statuses that no longer wait for delivery: delivered, or given up ("dead" after every
-# retry, "disabled" for an endpoint that answered 410 Gone). Every other status is depth, so
-# a status the alerts stage adds later is counted rather than hidden.
-_DELIVERED = ("delivered", "sent", "done")
-_GAVE_UP = ("dead", "disabled", "gone")
+OUTBOX = "alert_outbox"  # alerts.outbox: one row per alert and endpoint
+OUTBOX_ENDPOINTS = "alert_endpoints"  # alerts.outbox: endpoints disabled by 410 Gone
 
 
 def table_names(conn: sqlite3.Connection) -> set[str]:
     """Every table in the database."""
     return {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
-
-
-def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
-    return {r[1] for r in conn.execute(f"pragma table_info([{table}])")}
 
 
 def iso_to_unix(text: str | None) -> float | None:
@@ -143,18 +141,21 @@ def cohorts(conn: sqlite3.Connection, tables: set[str]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class OutboxCounts:
-    """Alerts in the outbox by status, overall and per endpoint.
+    """Alerts in the outbox by status (``pending``, ``delivered``, ``dead``, ``disabled``),
+    overall and per endpoint, and the endpoints disabled by a 410 answer.
 
-    ``depth`` is what still waits for delivery; ``dead`` gave up after every retry;
-    ``disabled`` waits for an endpoint that answered 410 Gone.
+    ``depth`` is what waits for delivery (``pending``); ``dead`` gave up after every
+    retry; ``disabled`` waits for an endpoint an operator has to re-enable.
     """
 
     by_status: dict[str, int] = field(default_factory=dict)
     by_endpoint: dict[str, dict[str, int]] = field(default_factory=dict)
+    disabled_endpoints: dict[str, str | None] = field(default_factory=dict)  # name → since
+    oldest_pending: str | None = None  # ISO time the oldest pending alert was committed
 
     @property
     def depth(self) -> int:
-        return sum(n for s, n in self.by_status.items() if s not in _DELIVERED + _GAVE_UP)
+        return self.by_status.get("pending", 0)
 
     @property
     def dead(self) -> int:
@@ -166,20 +167,20 @@ class OutboxCounts:
 
 
 def outbox_counts(conn: sqlite3.Connection, tables: set[str]) -> OutboxCounts | None:
-    """The ``outbox`` table's rows by status (and endpoint), or ``None`` without the table.
-
-    A table without a ``status`` column counts every row as pending.
-    """
-    if "outbox" not in tables:
+    """The outbox by status and endpoint, or ``None`` before the alerts stage made it."""
+    if OUTBOX not in tables:
         return None
-    columns = _columns(conn, "outbox")
-    status = "coalesce(status, 'pending')" if "status" in columns else "'pending'"
-    endpoint = "coalesce(endpoint, '')" if "endpoint" in columns else "''"
     by_status: Counter[str] = Counter()
     by_endpoint: dict[str, dict[str, int]] = {}
-    for ep, st, n in conn.execute(
-            f"select {endpoint}, {status}, count(*) from outbox group by 1, 2"):  # noqa: S608
-        by_status[str(st)] += n
-        if ep:
-            by_endpoint.setdefault(str(ep), {})[str(st)] = n
-    return OutboxCounts(dict(by_status), by_endpoint)
+    for endpoint, status, n in conn.execute(
+            f"select endpoint, status, count(*) from {OUTBOX} group by 1, 2"):  # noqa: S608
+        by_status[str(status)] += n
+        by_endpoint.setdefault(str(endpoint), {})[str(status)] = n
+    (oldest,) = conn.execute(
+        f"select min(created) from {OUTBOX} where status = 'pending'").fetchone()  # noqa: S608
+    disabled: dict[str, str | None] = {}
+    if OUTBOX_ENDPOINTS in tables:
+        disabled = dict(conn.execute(
+            f"select name, disabled_at from {OUTBOX_ENDPOINTS} "  # noqa: S608
+            "where disabled_at is not null order by name"))
+    return OutboxCounts(dict(by_status), by_endpoint, disabled, oldest)

@@ -144,8 +144,9 @@ def collect_status(ctx: Context, *, tor_timeout: float = 3.0,
         "sites": sites,
         "outbox": {"present": False} if outbox is None else {
             "present": True, "depth": outbox.depth, "dead": outbox.dead,
-            "disabled": outbox.disabled, "by_status": outbox.by_status,
-            "endpoints": outbox.by_endpoint},
+            "disabled": outbox.disabled, "oldest_pending": outbox.oldest_pending,
+            "by_status": outbox.by_status, "endpoints": outbox.by_endpoint,
+            "disabled_endpoints": outbox.disabled_endpoints},
         "cohorts": [{k: c[k] for k in ("name", "members", "updated")}
                     for c in view.cohorts(conn, tables)],
         "datasets": view.dataset_counts(conn, tables),
@@ -242,9 +243,14 @@ def render_text(status: dict[str, Any]) -> str:
         section("outbox", ["no outbox yet (alerts are queued once `cohortwatch run` "
                            "delivers them)"])
     else:
-        lines = [f"{ob['depth']} waiting, {ob['dead']} dead, {ob['disabled']} disabled"]
-        lines += [f"  {ep}: " + ", ".join(f"{n} {st}" for st, n in sorted(by.items()))
-                  for ep, by in sorted(ob["endpoints"].items())]
+        lines = [f"{ob['depth']} waiting, {ob['dead']} dead, {ob['disabled']} disabled"
+                 + (f"; oldest waiting since {_ago(ob['oldest_pending'], now)}"
+                    if ob["oldest_pending"] else "")]
+        for ep in sorted(set(ob["endpoints"]) | set(ob["disabled_endpoints"])):
+            by, since = ob["endpoints"].get(ep, {}), ob["disabled_endpoints"].get(ep)
+            lines.append(f"  {ep}: " + ", ".join(f"{n} {st}" for st, n in sorted(by.items()))
+                         + (f"  [DISABLED since {_ago(since, now)}: cohortwatch alerts "
+                            f"enable {ep}]" if ep in ob["disabled_endpoints"] else ""))
         section("outbox", lines)
     cohorts = status["cohorts"]
     if cohorts:

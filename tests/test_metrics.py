@@ -13,8 +13,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import sqlite_utils
 from prometheus_client.parser import text_string_to_metric_families
 
+from alerts.model import Alert
+from alerts.outbox import Outbox
+from alerts.settings import Endpoint
 from matchers.errors import ConfigError
 from matchers.history import record_dataset
 from matchers.store import DB_NAME, open_db
@@ -72,11 +76,24 @@ def _state(tmp_path: Path) -> Path:
                               "updated": WHEN.isoformat(), "key_check": "x", "members": 1000})
         db["cohorts"].insert({"name": "Jan de Vries", "created": WHEN.isoformat(),
                               "updated": WHEN.isoformat(), "key_check": "x", "members": 1})
-        db["outbox"].insert_all([
-            {"id": i, "endpoint": "cert", "status": status}
-            for i, status in enumerate(["pending", "pending", "delivered", "dead"])])
+    fill_outbox(db)
     db.conn.close()
     return state / DB_NAME
+
+
+def fill_outbox(db: sqlite_utils.Database) -> None:
+    """Through the alerts stage's own Outbox: endpoint cert has 2 pending, 1 delivered and
+    1 dead alert; endpoint chat was disabled by a 410 with 1 alert held back."""
+    outbox = Outbox(db, clock=lambda: WHEN.timestamp())
+    cert = Endpoint("cert", url="http://127.0.0.1:1/")
+    chat = Endpoint("chat", url="http://127.0.0.1:2/")
+    for i in range(4):
+        outbox.enqueue(Alert("site.down", f"a{i}", WHEN, {"site": "flaky"}), [cert])
+    rows = outbox.rows(status="pending")
+    outbox.mark_delivered(rows[0].id, WHEN.timestamp(), 200)
+    outbox.mark_dead(rows[1].id, "gave up")
+    outbox.enqueue(Alert("site.down", "b1", WHEN, {"site": "flaky"}), [chat])
+    outbox.disable_endpoint("chat", "410 Gone")
 
 
 def _values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -148,8 +165,12 @@ def test_scrape_after_crawls(tmp_path: Path) -> None:
     assert v[("cohortwatch_cohort_members", (("cohort", "screening-2025"),))] == 1000
     assert v[("cohortwatch_outbox_depth", ())] == 2
     assert v[("cohortwatch_outbox_messages", (("status", "dead"),))] == 1
+    assert v[("cohortwatch_outbox_messages", (("status", "disabled"),))] == 1
     assert v[("cohortwatch_outbox_endpoint_messages",
               (("endpoint", "cert"), ("status", "pending")))] == 2
+    assert v[("cohortwatch_outbox_endpoint_disabled", (("endpoint", "chat"),))] == 1
+    assert ("cohortwatch_outbox_endpoint_disabled", (("endpoint", "cert"),)) not in v
+    assert v[("cohortwatch_outbox_oldest_pending_timestamp_seconds", ())] == WHEN.timestamp()
     assert ("cohortwatch_tor_healthy", ()) not in v  # never checked: no alert on it
     assert all(name.startswith("cohortwatch_") for name, _ in v)
     metrics.close()
@@ -190,11 +211,16 @@ def test_outbox_depth_is_read_at_scrape_time(tmp_path: Path) -> None:
     path = _state(tmp_path)
     metrics = Metrics(path, process=False)
     assert _values(metrics.render()[0].decode())[("cohortwatch_outbox_depth", ())] == 2
-    with sqlite3.connect(path) as conn:
-        conn.execute("update outbox set status = 'delivered' where status = 'pending'")
-    assert _values(metrics.render()[0].decode())[("cohortwatch_outbox_depth", ())] == 0
-    with sqlite3.connect(path) as conn:
-        conn.execute("drop table outbox")  # no alerts stage yet: depth 0, not an error
+    db = sqlite_utils.Database(sqlite3.connect(path))
+    outbox = Outbox(db)
+    for row in outbox.rows(status="pending"):
+        outbox.mark_delivered(row.id, WHEN.timestamp(), 200)
+    v = _values(metrics.render()[0].decode())
+    assert v[("cohortwatch_outbox_depth", ())] == 0
+    assert ("cohortwatch_outbox_oldest_pending_timestamp_seconds", ()) not in v
+    with db.conn:
+        db.conn.execute("drop table alert_outbox")  # no alerts stage yet: 0, not an error
+    db.conn.close()
     v = _values(metrics.render()[0].decode())
     assert v[("cohortwatch_outbox_depth", ())] == 0 and v[("cohortwatch_state_db_up", ())] == 1
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import fixed_key, run
 from leaksite import LeakSite, Post
+from test_metrics import fill_outbox
 
 from matchers.store import open_db
 from monitor.config import load_config
@@ -162,17 +163,16 @@ def test_status_outbox_cohorts_events_and_failing_site(tmp_path: Path) -> None:
     with db.conn:
         db["cohorts"].insert({"name": "screening-2025", "created": "2025-07-06",
                               "updated": "2025-07-06", "key_check": "x", "members": 485000})
-        db["outbox"].insert_all([{"endpoint": ep, "status": st} for ep, st in [
-            ("cert", "pending"), ("cert", "pending"), ("cert", "delivered"),
-            ("slack", "dead"), ("slack", "disabled")]])
+    fill_outbox(db)
     ctx = Context(state, load_config(str(config)))  # no key file at all
     try:
         s = collect_status(ctx)
     finally:
         ctx.close()
     assert s["outbox"]["depth"] == 2 and s["outbox"]["dead"] == 1
-    assert s["outbox"]["disabled"] == 1
-    assert s["outbox"]["endpoints"]["cert"] == {"pending": 2, "delivered": 1}
+    assert s["outbox"]["disabled"] == 1 and list(s["outbox"]["disabled_endpoints"]) == ["chat"]
+    assert s["outbox"]["endpoints"]["cert"] == {"pending": 2, "delivered": 1, "dead": 1}
+    assert s["outbox"]["oldest_pending"].startswith("2025-07-06T12:00:00")
     assert s["cohorts"] == [{"name": "screening-2025", "members": 485000,
                              "updated": "2025-07-06"}]
     assert s["events"] == {"total": 1, "by_type": {"site.down": 1}}
@@ -181,8 +181,10 @@ def test_status_outbox_cohorts_events_and_failing_site(tmp_path: Path) -> None:
     assert s["sites"][2]["configured"] is False
     json.dumps(s)  # plain JSON values only
     text = render_text(s)
-    assert "outbox    2 waiting, 1 dead, 1 disabled" in text
-    assert "  cert: 1 delivered, 2 pending" in text
+    assert "outbox    2 waiting, 1 dead, 1 disabled; oldest waiting since 2025-07-06" in text
+    assert "  cert: 1 dead, 1 delivered, 2 pending" in text
+    assert "  chat: 1 disabled  [DISABLED since 2025-07-06 12:00Z" in text
+    assert "cohortwatch alerts enable chat]" in text
     assert "screening-2025     485,000 members" in text
     assert "why: mirror 1: connection refused" in text
     assert "[not configured]" in text

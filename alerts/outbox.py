@@ -98,21 +98,21 @@ class Outbox:
         self._ensure_schema()
 
     def _ensure_schema(self) -> None:
-        tables = set(self.db.table_names())
+        # IF NOT EXISTS: the daemon and a CLI command may create them at the same moment.
         with self.db.conn:
-            if _TABLE not in tables:
-                self.db[_TABLE].create({
-                    "id": int, "webhook_id": str, "endpoint": str, "type": str,
-                    "alert_at": str, "body": str, "status": str, "attempts": int,
-                    "next_attempt": str, "last_attempt": str, "last_status": int,
-                    "last_error": str, "created": str, "delivered_at": str,
-                }, pk="id", not_null={"webhook_id", "endpoint", "type", "body", "status"},
-                    defaults={"status": "pending", "attempts": 0})
-                self.db[_TABLE].create_index(["webhook_id", "endpoint"], unique=True)
-                self.db[_TABLE].create_index(["status", "endpoint", "next_attempt"])
-            if _ENDPOINTS not in tables:
-                self.db[_ENDPOINTS].create({"name": str, "disabled_at": str, "reason": str,
-                                            "url_digest": str}, pk="name")
+            self.db[_TABLE].create({
+                "id": int, "webhook_id": str, "endpoint": str, "type": str,
+                "alert_at": str, "body": str, "status": str, "attempts": int,
+                "next_attempt": str, "last_attempt": str, "last_status": int,
+                "last_error": str, "created": str, "delivered_at": str,
+            }, pk="id", not_null={"webhook_id", "endpoint", "type", "body", "status"},
+                defaults={"status": "pending", "attempts": 0}, if_not_exists=True)
+            self.db[_TABLE].create_index(["webhook_id", "endpoint"], unique=True,
+                                         if_not_exists=True)
+            self.db[_TABLE].create_index(["status", "endpoint", "next_attempt"],
+                                         if_not_exists=True)
+            self.db[_ENDPOINTS].create({"name": str, "disabled_at": str, "reason": str,
+                                        "url_digest": str}, pk="name", if_not_exists=True)
 
     # -- enqueueing ------------------------------------------------------------------------
 

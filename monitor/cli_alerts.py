@@ -98,7 +98,7 @@ def alerts_list(obj: Context, status: str | None, limit: int, as_json: bool) -> 
     for r in rows:
         click.echo(f"{r['id']:>5}  {r['webhook_id']:<37} {r['type']:<22} {r['endpoint']:<14} "
                    f"{r['status']:<9} {r['attempts']:>5}  {_stamp(r['next_attempt']):<19}  "
-                   f"{r['last_error'] or ''}")
+                   f"{r['last_error'] or ''}".rstrip())
     click.echo(f"{outbox.depth()} pending")
 
 

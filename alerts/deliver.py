@@ -100,17 +100,16 @@ def resolve_target(endpoint: Endpoint, base_dir: Path | None = None) -> Target:
     :raises WebhookSecretError: a file is missing, readable by others or malformed, or the
         URL in a ``url_file`` is unusable. The message names the endpoint and the file.
     """
-    base = base_dir
     name = endpoint.name
     try:
         secret = None
         if endpoint.secret_file:
-            path = find_credential(endpoint.secret_file, base)
+            path = find_credential(endpoint.secret_file, base_dir)
             what = f"endpoint {name!r}: secret file"
             secret = parse_secret(read_credential(path, what), f"{what} {path}")
         url = endpoint.url
         if endpoint.url_file:
-            path = find_credential(endpoint.url_file, base)
+            path = find_credential(endpoint.url_file, base_dir)
             url = read_credential(path, f"endpoint {name!r}: URL file")
             problem = url_problem(url, trusted=endpoint.trusted)
             if problem:

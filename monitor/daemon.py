@@ -31,20 +31,23 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from alerts import Deliverer, Outbox, alert_from_event
 from matchers.archives import Terminated
 from matchers.errors import CohortwatchError
 from matchers.scan import ScanOptions
+from matchers.store import DB_NAME
 from monitor import systemd
 from monitor.config import Config, load_config
 from monitor.context import Context
-from monitor.crawl import Crawler, CrawlOutcome, CrawlStore, DatasetMatcher
+from monitor.crawl import Crawler, CrawlStore, DatasetMatcher
 from monitor.crawl.crawler import temp_root_for
 from monitor.crawl.session import open_tor
 from monitor.crawl.store import utcnow
+from monitor.metrics import Metrics
+from monitor.ops_http import serve_ops
 from monitor.watchlist import Watchlist
 
 __all__ = ["Daemon", "run_daemon"]
@@ -85,7 +88,9 @@ class Daemon:
         self.halt = threading.Event()  # read by scan threads at each batch
         self.crawler: Crawler | None = None
         self._tor: Any = None
-        self._hooks: list[Callable[[CrawlOutcome], Any]] = []
+        self.metrics: Metrics | None = None
+        self.outbox: Outbox | None = None
+        self.deliverer: Deliverer | None = None
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -124,13 +129,23 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, sig.name)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.metrics = Metrics(self.state_dir / DB_NAME,
+                               sites=[s.name for s in self.config.sites])
+        self.outbox = Outbox(self.ctx.db)
         try:
-            async with asyncio.TaskGroup() as tg:
+            async with (serve_ops(self.config.metrics, self.metrics) as ops,
+                        Deliverer(self.outbox, self.config.alerts) as deliverer,
+                        asyncio.TaskGroup() as tg):
+                self.deliverer = deliverer
+                if ops is not None:
+                    log.info("serving /metrics and /healthz", extra={"url": ops.url})
                 # The heartbeat first: a managed tor may take minutes to bootstrap and the
                 # watchdog must not kill us meanwhile. READY=1 does not wait for Tor.
                 tg.create_task(self._heartbeat(), name="heartbeat")
+                self.bridge_events()  # events recorded while we were not running
                 systemd.ready(self.state.summary(len(self.config.sites)))
                 tg.create_task(self._service(tg), name="service")
+                tg.create_task(deliverer.run_forever(self.stop), name="alerts")
                 await self.stop.wait()
                 raise _Stopping
         except* _Stopping:
@@ -146,6 +161,31 @@ class Daemon:
             self._tor = tor
             self.crawler = self._make_crawler(fetcher, tor)
             await asyncio.gather(self._schedule(tg), self._watch_tor())
+
+    def bridge_events(self) -> int:
+        """Events the crawler recorded since the last call → the alert outbox.
+
+        The cursor is committed after the outbox rows; a crash in between enqueues the same
+        events again, which :meth:`Outbox.enqueue` ignores (one row per webhook-id and
+        endpoint), so nothing is lost and nothing is sent twice.
+        """
+        db = self.ctx.db
+        row = db.execute("select value from meta where key = 'alerts_event_cursor'").fetchone()
+        cursor = int(row[0]) if row else 0
+        added = 0
+        for event in CrawlStore(db).events(since_id=cursor):
+            try:
+                added += self.outbox.enqueue(alert_from_event(event),
+                                             self.config.alerts.endpoints)
+            except CohortwatchError as exc:
+                log.error("event not turned into an alert", extra={
+                    "event": event["id"], "type": event["type"], "reason": str(exc)})
+            cursor = event["id"]
+        with db.conn:
+            db["meta"].upsert({"key": "alerts_event_cursor", "value": str(cursor)}, pk="key")
+        if added and self.deliverer is not None:
+            self.deliverer.wake()
+        return added
 
     def request_stop(self, why: str = "request") -> None:
         if not self.stop.is_set():
@@ -165,11 +205,15 @@ class Daemon:
         else:
             if new.tor != self.config.tor:
                 log.warning("Tor settings changed: they take effect at the next start")
+            if new.alerts != self.config.alerts or new.metrics != self.config.metrics:
+                log.warning("alert endpoints and [metrics] take effect at the next start")
             self.config = new
             self.ctx.config = new
             if self.crawler is not None:
                 self.crawler.watchlist = Watchlist(new.watchlist)
                 self.crawler.settings = new.crawler
+            if self.metrics is not None:
+                self.metrics.set_sites(s.name for s in new.sites)
             log.info("configuration reloaded", extra={"sites": len(new.sites)})
         systemd.ready(self.state.summary(len(self.config.sites)))
 
@@ -191,11 +235,13 @@ class Daemon:
             async with gate:
                 if self.stop.is_set():
                     return
+                started = time.monotonic()
                 outcome = await self.crawler.crawl_site(site)
             self.state.crawls += 1
             self.state.failures += 0 if outcome.ok else 1
-            for hook in self._hooks:
-                hook(outcome)
+            self.metrics.record_crawl(outcome, time.monotonic() - started)
+            if outcome.events:
+                self.bridge_events()
         except Terminated:
             log.info("crawl stopped by shutdown", extra={"site": site.name})
         except Exception:  # one site's bug must not stop the service
@@ -216,9 +262,11 @@ class Daemon:
             else:
                 try:
                     health = await tor.health()
+                    self.metrics.set_tor(health)
                 except CohortwatchError as exc:
                     health = None
                     self.state.tor = f"unreachable ({exc})"[:80]
+                    self.metrics.set_tor(None, str(exc))
                 if health is not None:
                     self.state.tor = ("ok" if health.healthy else
                                       f"{health.bootstrap.percent}% "
@@ -232,6 +280,7 @@ class Daemon:
                         "tor.unhealthy", utcnow(),
                         dedupe=f"tor.unhealthy:{utcnow().isoformat(timespec='seconds')}",
                         data={"status": self.state.tor, "checks_failed": bad})
+                    self.bridge_events()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), TOR_CHECK)
 
@@ -240,7 +289,17 @@ class Daemon:
         the pings and systemd restarts us."""
         def summary() -> str:
             self.state.last_loop = time.monotonic()
+            self.metrics.heartbeat()
             return self.state.summary(len(self.config.sites))
+
+        if not systemd.watchdog_interval():
+            # No systemd watchdog: still tell /healthz that the loop goes round.
+            while not self.stop.is_set():
+                summary()
+                self.metrics.heartbeat()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), TICK)
+            return
 
         await systemd.run_watchdog(systemd.watchdog_interval() or TICK, status=summary)
 

@@ -11,14 +11,29 @@ import sqlite3
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 from conftest import fixed_key, run, start
 from leaksite import LeakSite, Post
+from webhook_receiver import Receiver, make_secret
 
 CONFIG = """
 [tor]
 socks = ""
 control = ""
+
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
+
+[alerts]
+initial_backoff = 0.5
+poll_interval = 0.5
+
+[[alerts.endpoints]]
+name = "soc"
+url = "{hook}"
+secret_file = "{secret_file}"
+trusted = true
 
 [watchlist]
 [[watchlist.organisations]]
@@ -72,6 +87,12 @@ def _events(state: Path) -> list[str]:
             return []
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 async def _until(predicate, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -84,10 +105,16 @@ async def _until(predicate, timeout: float = 60) -> None:
 @pytest.mark.crash
 async def test_run_notify_reload_and_stop(tmp_path: Path) -> None:
     site = await LeakSite(posts=[Post(1, "Acme Holding B.V.")]).start()
+    receiver = await Receiver(secrets={"soc": make_secret(3)}).start()
+    secret = tmp_path / "webhook-soc"
+    secret.write_text(make_secret(3))
+    secret.chmod(0o600)
     state = tmp_path / "state"
     fixed_key(state / "secret.key")
     config = tmp_path / "cohortwatch.toml"
-    config.write_text(CONFIG.format(port=site.port, interval=1))
+    metrics_port = _free_port()
+    config.write_text(CONFIG.format(port=site.port, interval=1, metrics_port=metrics_port,
+                                    hook=receiver.url("soc"), secret_file=secret))
     assert (await asyncio.to_thread(run, "init", state=state)).returncode == 0
     notes = Notifications(tmp_path / "notify.sock")
     daemon = start("--config", config, "run", state=state,
@@ -99,6 +126,18 @@ async def test_run_notify_reload_and_stop(tmp_path: Path) -> None:
         site.posts.insert(0, Post(2, "Clinical Diagnostics"))
         await _until(lambda: "post.watchlist_matched" in _events(state))
         await notes.wait_for("WATCHDOG=1")
+        # The event became a signed alert, verified by the receiver with standardwebhooks.
+        await _until(lambda: receiver.of("soc"))
+        (arrival,) = receiver.of("soc")
+        assert arrival.verified and arrival.json()["type"] == "post.watchlist_matched"
+        assert arrival.json()["data"]["entry"] == "Clinical Diagnostics NMDL"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{metrics_port}/healthz") as resp:
+                assert resp.status == 200
+            async with http.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
+                text = await resp.text()
+        assert 'cohortwatch_crawls_total{site="lab"' in text
+        assert "Clinical" not in text  # no victim names in labels
 
         # A broken configuration on SIGHUP is rejected; the daemon goes on with the old one.
         config.write_text("[sites.lab\n")
@@ -114,6 +153,7 @@ async def test_run_notify_reload_and_stop(tmp_path: Path) -> None:
         if daemon.proc.poll() is None:
             daemon.proc.kill()
         await site.stop()
+        await receiver.stop()
         notes.drain()
         notes.sock.close()
     assert result.returncode == 0, result

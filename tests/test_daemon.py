@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from conftest import fixed_key, run, start
 from leaksite import LeakSite, Post
-from webhook_receiver import Receiver, make_secret
+from webhook_receiver import Answer, Receiver, make_secret
 
 CONFIG = """
 [tor]
@@ -162,3 +162,58 @@ async def test_run_notify_reload_and_stop(tmp_path: Path) -> None:
     assert any(s.startswith("STOPPING=1") for s in notes.seen)
     assert list((state / "tmp").iterdir()) == []
     assert not os.environ.get("NOTIFY_SOCKET")
+
+
+@pytest.mark.crash
+async def test_kill_9_mid_delivery_loses_no_alert(tmp_path: Path) -> None:
+    """Events recorded, then the daemon SIGKILLed while webhooks are in flight, again and
+    again: after a last clean run every alert has arrived, each webhook-id processed once."""
+    from matchers.store import open_db
+    from monitor.crawl.store import CrawlStore, utcnow
+
+    site = await LeakSite(posts=[Post(1, "Acme Holding B.V.")]).start()
+    receiver = await Receiver(secrets={"soc": make_secret(4)}).start()
+    receiver.default["soc"] = Answer(delay=0.3)  # slow: kills land mid-request
+    secret = tmp_path / "webhook-soc"
+    secret.write_text(make_secret(4))
+    secret.chmod(0o600)
+    state = tmp_path / "state"
+    fixed_key(state / "secret.key")
+    config = tmp_path / "cohortwatch.toml"
+    config.write_text(CONFIG.format(port=site.port, interval=3600, metrics_port=0,
+                                    hook=receiver.url("soc"), secret_file=secret)
+                      .replace("initial_backoff = 0.5", "initial_backoff = 0.2"))
+    assert (await asyncio.to_thread(run, "init", state=state)).returncode == 0
+    db = open_db(state)
+    store = CrawlStore(db)
+    for i in range(12):
+        store.add_event("site.down", utcnow(), dedupe=f"test:{i}", site="lab",
+                        data={"site": "lab", "failures": 3})
+    db.conn.close()
+    kills = 0
+    try:
+        for _ in range(4):
+            daemon = start("--config", config, "run", state=state)
+            before = len(receiver.arrivals)
+            deadline = time.monotonic() + 30
+            while not (receiver.in_flight and len(receiver.arrivals) > before):
+                assert daemon.proc.poll() is None, daemon.result()
+                assert time.monotonic() < deadline, "the daemon delivered nothing"
+                await asyncio.sleep(0.01)
+            daemon.proc.kill()
+            await asyncio.to_thread(daemon.proc.communicate)
+            kills += 1
+        daemon = start("--config", config, "run", state=state)
+        await _until(lambda: len(receiver.processed) == 12, timeout=60)
+        daemon.proc.send_signal(signal.SIGTERM)
+        result = await asyncio.to_thread(daemon.result, 30)
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+        await site.stop()
+        await receiver.stop()
+    assert result.returncode == 0, result
+    assert kills == 4
+    assert all(n == 1 for n in receiver.processed.values())
+    assert all(a.verified for a in receiver.arrivals)
+    assert len({a.webhook_id for a in receiver.arrivals}) == 12

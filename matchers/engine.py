@@ -109,19 +109,28 @@ class MatchCollector:
         self._file[take] = fid
         self._record[take] = rec[better]
 
-    @property
-    def best(self) -> dict[int, MemberMatch]:
-        """member -> its best match."""
-        names = {i: f for f, i in self._files.items()}
-        methods = {r: m for m, r in _RANK.items()}
+    def best(self) -> list[MemberMatch]:
+        """Every matched member's best match, ordered by file name, record and member;
+        scores rounded to 4 places. Ordered and gathered with numpy: a BSN dump matches
+        hundreds of thousands of members."""
         members = np.flatnonzero(self._score >= 0)
-        return {
-            m: MemberMatch(m, methods[r], round(s, 4), names[f], rec)
-            for m, r, s, f, rec in zip(
+        names = sorted(self._files)
+        rank_of_file = np.zeros(max(len(names), 1), dtype=np.int64)
+        for rank, name in enumerate(names):
+            rank_of_file[self._files[name]] = rank
+        files = self._file[members]
+        records = self._record[members]
+        order = np.lexsort((members, records, rank_of_file.take(files)))
+        members, files, records = members[order], files[order], records[order]
+        file_names = {i: f for f, i in self._files.items()}
+        methods = {r: m for m, r in _RANK.items()}
+        return [
+            MemberMatch(m, methods[r], round(sc, 4), file_names[f], rec)
+            for m, r, sc, f, rec in zip(
                 members.tolist(), self._rank[members].tolist(), self._score[members].tolist(),
-                self._file[members].tolist(), self._record[members].tolist(), strict=True,
+                files.tolist(), records.tolist(), strict=True,
             )
-        }
+        ]
 
 
 @dataclass

@@ -382,8 +382,8 @@ def check_dataset(
         for ff in sorted(scan.posted, key=lambda f: f.sha256):
             h.update(f"{ff.sha256}\n".encode())
         sha = h.hexdigest()
-    matches = sorted(collector.best.values(), key=lambda m: (m.file, m.record, m.member))
-    refs = index.refs(np.asarray([m.member for m in matches], dtype=np.int64))
+    matches = collector.best()
+    refs = index.refs(np.fromiter((m.member for m in matches), dtype=np.int64, count=len(matches)))
     rows = [
         MatchRow(ref, m.method, m.score, m.file, m.record)
         for ref, m in zip(refs, matches, strict=True)

@@ -67,6 +67,11 @@ def _state(tmp_path: Path) -> Path:
                     data={"file": FILE_URL, "by_method": {"bsn": 3, "name_dob": 1},
                           "refs": [REF]})
     store.add_event("site.down", WHEN, dedupe="s1", site="flaky")
+    with db.conn:  # damaged rows must not break a scrape
+        db.conn.execute("insert into events (type, at, dedupe, data) values "
+                        "('dataset.matched', ?, 'bad1', '{not json'), "
+                        "('dataset.matched', ?, 'bad2', '{\"by_method\": 7}')",
+                        (WHEN.isoformat(), WHEN.isoformat()))
     record_dataset(db, sha256="ab" * 32, size=10, records=5, files=1, cohort="screening-2025",
                    members_matched=4, fingerprint={})
     record_dataset(db, sha256="cd" * 32, size=10, records=5, files=1, cohort="screening-2025",
@@ -154,7 +159,7 @@ def test_scrape_after_crawls(tmp_path: Path) -> None:
     assert v[("cohortwatch_site_mirrors", (("site", "flaky"), ("state", "down")))] == 1
     assert v[("cohortwatch_posts", (("site", "lab"), ("state", "listed")))] == 1
     assert v[("cohortwatch_posts", (("site", "lab"), ("state", "removed")))] == 1
-    assert v[("cohortwatch_events_total", (("type", "dataset.matched"),))] == 1
+    assert v[("cohortwatch_events_total", (("type", "dataset.matched"),))] == 3
     assert v[("cohortwatch_events_total", (("type", "site.down"),))] == 1
     assert v[("cohortwatch_members_matched_total", (("method", "bsn"),))] == 3
     assert v[("cohortwatch_members_matched_total", (("method", "name_dob"),))] == 1

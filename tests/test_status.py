@@ -200,3 +200,27 @@ async def test_probe_managed_tor_not_running(tmp_path: Path) -> None:
     (tmp_path / "tor" / "control-port").write_text(f"PORT=127.0.0.1:{port}\n")
     out = await probe_tor(settings, tmp_path, timeout=1)
     assert not out["reachable"] and out["control"] == f"127.0.0.1:{port}"
+
+
+@pytest.mark.tor
+@pytest.mark.timeout(240)
+async def test_status_of_a_healthy_tor(tmp_path: Path, tor_network) -> None:
+    """Against the private Tor network's client (cookie authentication): reachable and
+    healthy, bootstrap 100 %, circuit established."""
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    open_db(state).conn.close()  # two commands creating a database at once would race
+    config = tmp_path / "c.toml"
+    config.write_text(f'[tor]\nsocks = ""\ncontrol = "127.0.0.1:{tor_network.control_port}"\n')
+    as_json, as_text = await asyncio.gather(
+        asyncio.to_thread(run, "--config", str(config), "status", "--json",
+                          "--tor-timeout", "10", state=state),
+        asyncio.to_thread(run, "--config", str(config), "status", "--tor-timeout", "10",
+                          state=state))
+    assert as_json.returncode == 0 and as_text.returncode == 0, (as_json, as_text)
+    tor = as_json.json()["tor"]
+    assert tor["reachable"] and tor["healthy"], tor
+    assert tor["bootstrap_percent"] == 100 and tor["circuit_established"]
+    assert tor["problems"] == [] and tor["error"] is None
+    assert (f"tor       healthy (127.0.0.1:{tor_network.control_port}): bootstrap 100% "
+            in as_text.stdout), as_text

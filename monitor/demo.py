@@ -1,10 +1,13 @@
-"""`cohortwatch demo`: the privacy core end to end on synthetic data, with no set-up.
+"""`cohortwatch demo`: the whole pipeline on loopback, on synthetic data, with no set-up.
 
 Generates a synthetic cohort (Faker nl_NL names, valid BSNs) and a "leaked" file in which
 some members appear — with exact BSNs, reformatted BSNs, BSN typos, and without BSN under
-varied spellings of their names and birth dates — then runs the real commands on them in a
-throw-away state directory and shows what a user would see. Nothing is left behind unless
-``--keep DIR`` is given.
+varied spellings of their names and birth dates. Then, in a throw-away state directory:
+enrolls the cohort; starts a leak site on 127.0.0.1 that lists a victim from the watchlist
+and links the file as a zip, and a webhook receiver that checks signatures; runs the real
+daemon (`cohortwatch run`, a subprocess) for one crawl cycle — without Tor, which the demo
+says on screen — until the signed alerts arrive; and finally runs `check-dataset` on the
+same zip as an investigator would. Nothing is left behind unless ``--keep DIR`` is given.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import csv
 import random
 import shlex
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -69,12 +73,15 @@ def run_demo(
         click.echo(f"cohort file: {members} members; leaked file: 460 rows, 60 of them members "
                    f"({truth['bsn']} by BSN, {truth['bsn_corrected']} with a BSN typo, "
                    f"{truth['name_dob']} by name and birth date only)\n")
+        archive = work / "proof-sample.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+            z.write(leak_csv, "export/uitslagen.csv")
+        leak_csv.unlink()
         status = 0
         for args in (
             ["init"],
             ["cohort", "enroll", str(cohort_csv), "--name", "screening-demo",
              "--ref-column", "ref"],
-            ["check-dataset", str(leak_csv), "--cohort", "screening-demo"],
         ):
             shown = " ".join(shlex.quote(a) for a in ["cohortwatch", *args])
             click.echo(f"$ {shown}")
@@ -82,6 +89,18 @@ def run_demo(
             click.echo("")
             if status not in (0, 1):
                 return status
+        from monitor.demo_daemon import run_daemon_demo
+
+        status = run_daemon_demo(work, state, archive)
+        if status:
+            return status
+        args = ["check-dataset", str(archive), "--cohort", "screening-demo"]
+        click.echo("An investigator who obtained the same zip checks it directly:")
+        click.echo("$ " + " ".join(shlex.quote(a) for a in ["cohortwatch", *args]))
+        status = cli_main(["--state-dir", str(state), *args])
+        click.echo("")
+        if status not in (0, 1):
+            return status
         if keep:
             click.echo(f"files kept in {work} (state dir {state})")
         click.echo("exit status of check-dataset: "

@@ -726,7 +726,7 @@ def test_every_command_is_documented_in_readme(outcomes: Outcomes) -> None:
 def demo(tmp: Path) -> dict[str, Any]:
     private = tmp / "tmpdir"
     private.mkdir()
-    result = run("demo", cwd=tmp, env={"TMPDIR": str(private)})
+    result = run("demo", cwd=tmp, env={"TMPDIR": str(private)}, timeout=300)
     return {"result": result, "left": sorted(p.name for p in tmp.iterdir()),
             "tmp_left": list(private.iterdir())}
 
@@ -734,5 +734,10 @@ def demo(tmp: Path) -> dict[str, Any]:
 def test_demo_runs_and_finds_members(outcomes: Outcomes) -> None:
     o = outcomes["demo"]
     assert o["result"].returncode == 0, o["result"]
-    assert "FOUND" in o["result"].stdout, o["result"]
+    out = o["result"].stdout
+    assert "FOUND" in out, o["result"]
+    # The daemon part: post detected, dataset matched, both alerts signed and verified.
+    assert "WITHOUT Tor" in out and "every signature verified (0 rejected)" in out
+    assert "post.watchlist_matched  webhook-id msg_" in out
+    assert "dataset.matched  webhook-id msg_" in out and "60 members" in out
     assert o["left"] == ["tmpdir"] and o["tmp_left"] == [], "the demo left files behind"

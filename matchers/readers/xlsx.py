@@ -162,7 +162,7 @@ class XlsxReader(TableReader):
         self._reading: SheetReading | None = None
         if spreadsheet_kind(self.path) == "xlsx":
             self._reading = self._open_xlsx()
-        first = next(self._batches(ReadStats(), batch_rows=1000), None)
+        first = next(self._batches(ReadStats(), batch_rows=1000, peek=True), None)
         if first is None:
             raise UnreadableDatasetError(f"{self.display_name}: a workbook without data")
         self.table = first.table
@@ -196,16 +196,20 @@ class XlsxReader(TableReader):
         self.stats.reset()
         yield from gc_paused(self._batches(self.stats, batch_rows=self.limits.batch_rows))
 
-    def _batches(self, stats: ReadStats, *, batch_rows: int) -> Iterator[TableBatch]:
+    def _batches(
+        self, stats: ReadStats, *, batch_rows: int, peek: bool = False
+    ) -> Iterator[TableBatch]:
         if self._reading is not None:
-            yield from self._xlsx(self._reading, stats, batch_rows)
+            yield from self._xlsx(self._reading, stats, batch_rows, ahead_of_use=not peek)
         else:
             yield from self._calamine(stats, batch_rows)
 
     # ------------------------------------------------------------------ streamed .xlsx
 
     def _xlsx(self, how: SheetReading, stats: ReadStats, batch_rows: int,
-              ) -> Iterator[TableBatch]:
+              ahead_of_use: bool) -> Iterator[TableBatch]:
+        """Every sheet's batches; ``ahead_of_use``: read on a thread of its own, a few
+        blocks ahead (not for the peek at construction, which needs one block)."""
         budget = how.workbook.budget()
         try:
             archive = open_zip(self.path)
@@ -218,7 +222,8 @@ class XlsxReader(TableReader):
                 if sheet.part is None:
                     stats.skip("unreadable sheet")
                     continue
-                blocks = ahead(read_sheet(archive, sheet.part, how, budget))
+                blocks = read_sheet(archive, sheet.part, how, budget)
+                blocks = ahead(blocks) if ahead_of_use else blocks
                 try:
                     yield from self._sheet_blocks(sheet.name, _counted(blocks, stats), stats,
                                                   batch_rows)

@@ -47,6 +47,7 @@ SI_EMPTY = 18
 SI_END = 19
 R = 20  # <r> a run of rich text
 RPH = 21  # <rPh ...> phonetic text (not shown)
+BANG = 22  # <!-- -->, <![CDATA[, <!DOCTYPE, <?pi?>: not read here
 
 T_KEEP_TAG = b'<t xml:space="preserve">'
 
@@ -88,6 +89,8 @@ for _key, (_code, _full) in _PROVISIONAL.items():
     _MASK[_code] = _mask(len(_full)) if _code not in (C_OTHER, F) else 0
     _VALUE[_code] = _word(_full) & _MASK[_code]
 _MASK[SI_EMPTY], _VALUE[SI_EMPTY] = _mask(4), _word(b"si/>")
+for _second in range(256):
+    _TABLE[ord("!") | _second << 8] = _TABLE[ord("?") | _second << 8] = BANG
 _IS_DELIM = np.zeros(256, dtype=bool)
 _IS_DELIM[list(_DELIMS)] = True
 _C_R = _word(b"c r=")
@@ -104,10 +107,9 @@ class Tags:
         self.bytes = np.frombuffer(buf, dtype=np.uint8)
         self.lt = np.flatnonzero(self.bytes[: self.size] == 0x3C)
         sig = self.word(self.lt + 1)
-        first = sig & 0xFF
-        if np.any((first == ord("!")) | (first == ord("?"))):
-            raise NotCompact("comment, CDATA, DTD or processing instruction")
         code = _TABLE[sig & 0xFFFF]
+        if np.any(code == BANG):
+            raise NotCompact("comment, CDATA, DTD or processing instruction")
         code[(code == SI) & (sig == _SI_EMPTY)] = SI_EMPTY
         code[(sig & _MASK[code]) != _VALUE[code]] = OTHER
         delimited = np.flatnonzero((code == ROW) | (code == RPH))

@@ -44,6 +44,7 @@ from monitor.config import Config, load_config
 from monitor.context import Context
 from monitor.crawl import Crawler, CrawlStore, DatasetMatcher
 from monitor.crawl.crawler import temp_root_for
+from monitor.crawl.datasets import sweep_stale
 from monitor.crawl.session import open_tor
 from monitor.crawl.store import utcnow
 from monitor.metrics import Metrics
@@ -100,6 +101,7 @@ class Daemon:
         :raises CohortwatchError: a missing key, an unusable database, a bad config.
         """
         store = self.ctx.store  # key and database
+        sweep_stale(temp_root_for(self.state_dir))  # raw data a killed run left behind
         for info in store.list():
             store.load_index(info.name)  # fail now, not at the first posted file
         log.info("daemon prepared", extra={"sites": len(self.config.sites),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -25,7 +26,9 @@ from matchers.errors import CohortwatchError
 from matchers.report import Report
 from matchers.scan import Progress, ScanOptions, check_dataset
 
-__all__ = ["DatasetMatcher", "MatchedFile", "archive_password", "file_name_for"]
+__all__ = [
+    "DatasetMatcher", "MatchedFile", "archive_password", "file_name_for", "sweep_stale",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,26 @@ def archive_password(text: str | None) -> str | None:
     """The archive password a post states ("Password: 3xf1ltr4t3d!"), if it states one."""
     m = _PASSWORD.search(text or "")
     return m.group(1) if m else None
+
+
+_PREFIX = "cohortwatch-dl-"
+
+
+def sweep_stale(temp_root: Path) -> int:
+    """Remove download directories whose process is gone (``kill -9``, power loss): they
+    hold raw leaked data. A live process's directories — a ``cohortwatch crawl`` run by
+    hand next to the daemon — are left alone. Returns how many were removed."""
+    removed = 0
+    for entry in temp_root.glob(f"{_PREFIX}*"):
+        pid = entry.name[len(_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and Path(f"/proc/{pid}").exists():
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed += 1
+    if removed:
+        log.warning("removed download directories left by a process that died",
+                    extra={"count": removed})
+    return removed
 
 
 def file_name_for(url: str, index: int) -> str:
@@ -81,8 +104,9 @@ class DatasetMatcher:
 
 
     def private_dir(self) -> Path:
-        """A fresh 0700 directory for one download (``mkdtemp`` creates it so)."""
-        return Path(tempfile.mkdtemp(prefix="cohortwatch-dl-", dir=self.temp_root))
+        """A fresh 0700 directory for one download (``mkdtemp`` creates it so), named with
+        our pid so that :func:`sweep_stale` knows when its owner is gone."""
+        return Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=self.temp_root))
 
     async def match(self, path: Path, *, password: str | None = None) -> MatchedFile:
         """Scan ``path`` for members of each cohort; ``password`` opens encrypted archives

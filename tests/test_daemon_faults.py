@@ -1,0 +1,186 @@
+"""The daemon under faults: SIGTERM and SIGKILL in the middle of a download of an endless
+("5 GB") posted file, and Tor's SOCKS port down from the start. What the user sees, and
+that nothing is lost and no raw data stays on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sqlite3
+from pathlib import Path
+
+import leaksite
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from conftest import start
+from test_daemon import _until
+
+CONFIG = """
+[tor]
+socks = "{socks}"
+control = ""
+
+[metrics]
+listen = ""
+
+[crawler]
+baseline_alerts = true
+
+[watchlist]
+[[watchlist.organisations]]
+name = "Clinical Diagnostics NMDL"
+aliases = ["Clinical Diagnostics"]
+
+[sites.lab]
+mirrors = ["http://127.0.0.1:{port}/"]
+allow_direct = {direct}
+interval = 1
+
+[sites.lab.parser]
+type = "html"
+post = "div.card"
+victim = "h3.victim"
+link = "a.more"
+files = "a.file"
+"""
+
+
+class Site:
+    """A leak site whose one watched post links a file that is endless or the real zip."""
+
+    def __init__(self, archive: bytes) -> None:
+        self.archive = archive
+        self.endless = True
+        self.sent = 0
+        self.listings = 0
+
+    async def listing(self, _r: web.Request) -> web.Response:
+        self.listings += 1
+        return web.Response(content_type="text/html", text=(
+            '<div class="card"><h3 class="victim">Clinical Diagnostics</h3>'
+            '<a class="more" href="/post/1">more</a>'
+            '<a class="file" href="/files/dump.zip">dump.zip</a></div>'))
+
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        if not self.endless:
+            return web.Response(body=self.archive)
+        resp = web.StreamResponse()  # chunked, no length: sends slowly until cut off
+        await resp.prepare(request)
+        chunk = b"PK" + b"\0" * 65534
+        while True:
+            await resp.write(chunk)
+            self.sent += len(chunk)
+            await asyncio.sleep(0.02)
+
+    async def start(self) -> TestServer:
+        app = web.Application()
+        app.router.add_get("/", self.listing)
+        app.router.add_get("/files/dump.zip", self.file)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        return server
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes, bytes]:
+    return leaksite.cohort_state(tmp_path_factory.mktemp("faults"))
+
+
+def _state(cohort, tmp_path: Path) -> Path:
+    import shutil
+
+    state = tmp_path / "state"
+    shutil.copytree(cohort[0], state)
+    return state
+
+
+def _events(state: Path) -> list[str]:
+    with sqlite3.connect(state / "cohortwatch.db") as db:
+        return [r[0] for r in db.execute("select type from events order by id")]
+
+
+ONION = "vanvaegh6dlmvrsixfnjrqqp2fetqk4vsh3gpnsqc5pxvj2vwsu74sqd.onion"
+
+
+def _site_error(state: Path) -> str | None:
+    with sqlite3.connect(state / "cohortwatch.db") as db:
+        try:
+            row = db.execute("select last_error from crawl_sites where name = 'lab'").fetchone()
+        except sqlite3.OperationalError:
+            return None
+    return row[0] if row else None
+
+
+def _leftovers(state: Path) -> list[str]:
+    tmp = state / "tmp"
+    return sorted(p.name for p in tmp.iterdir()) if tmp.exists() else []
+
+
+@pytest.mark.crash
+async def test_sigterm_and_sigkill_during_a_download(cohort, tmp_path: Path) -> None:
+    state = _state(cohort, tmp_path)
+    site = Site(cohort[1])
+    server = await site.start()
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG.format(socks="", port=server.port, direct="true"))
+    try:
+        # SIGTERM mid-download: a clean stop, the partial file removed.
+        daemon = start("--config", config, "run", state=state)
+        await _until(lambda: site.sent > 1 << 20 and _leftovers(state), timeout=60)
+        daemon.proc.send_signal(signal.SIGTERM)
+        result = await asyncio.to_thread(daemon.result, 30)
+        assert result.returncode == 0, result
+        assert "stopping" in result.stderr and "Traceback" not in result.stderr
+        assert _leftovers(state) == []
+
+        # SIGKILL mid-download: the directory stays behind ... until the next start.
+        daemon = start("--config", config, "run", state=state)
+        sent = site.sent
+        await _until(lambda: site.sent > sent + (1 << 20) and _leftovers(state), timeout=60)
+        daemon.proc.kill()
+        await asyncio.to_thread(daemon.proc.communicate)
+        assert _leftovers(state)
+        site.endless = False  # the site now serves the real archive
+        daemon = start("--config", config, "run", state=state)
+        await _until(lambda: "dataset.matched" in _events(state), timeout=60)
+        daemon.proc.send_signal(signal.SIGTERM)
+        result = await asyncio.to_thread(daemon.result, 30)
+    finally:
+        await server.close()
+    assert result.returncode == 0, result
+    assert "removed download directories left by a process that died" in result.stderr
+    assert _events(state).count("dataset.matched") == 1  # nothing lost, nothing twice
+    assert _leftovers(state) == []
+
+
+@pytest.mark.crash
+async def test_tor_down_from_the_start(cohort, tmp_path: Path) -> None:
+    """Tor's SOCKS port is down: the daemon runs, says why it cannot crawl, declares no
+    site down, and sends nothing around Tor."""
+    state = _state(cohort, tmp_path)
+    site = Site(cohort[1])
+    server = await site.start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG.format(socks=f"127.0.0.1:{closed}", port=server.port,
+                                    direct="false")
+                      .replace(f"http://127.0.0.1:{server.port}/", f"http://{ONION}/")
+                      .replace("interval = 1\n", "interval = 60\n"))
+    try:
+        daemon = start("--config", config, "run", state=state)
+        await _until(lambda: _site_error(state), timeout=30)
+        daemon.proc.send_signal(signal.SIGTERM)
+        result = await asyncio.to_thread(daemon.result, 30)
+    finally:
+        await server.close()
+    assert result.returncode == 0, result
+    assert "tor unavailable; site not crawled" in result.stderr
+    with sqlite3.connect(state / "cohortwatch.db") as db:
+        (site_state, error) = db.execute(
+            "select state, last_error from crawl_sites where name = 'lab'").fetchone()
+    assert site_state != "down" and "SOCKS port" in error
+    assert site.listings == 0  # nothing reached the site

@@ -199,7 +199,7 @@ def _surname_similarity(
     if double.size:
         rd, md = rows[double], members[double]
         ls = np.stack([_take(ls1, double), _take(sn1_l, rd)], axis=1)  # (D, 2, W)
-        ms = np.stack([_take(m.sn0, double), _take(side.surname_parts()[1], md)], axis=1)
+        ms = np.stack([_take(m.sn0, double), _take(side.sn1, md)], axis=1)
         inter = popcount(ls[:, :, None, :] & ms[:, None, :, :])  # (D, 2, 2)
         pld = np.stack([pl0[double], pl1[double]], axis=1)
         pmd = np.stack([pm0[double], pm1[double]], axis=1)

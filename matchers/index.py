@@ -14,7 +14,14 @@ import numpy as np
 
 from matchers.bloom import popcount
 
-__all__ = ["CohortIndex", "MemberArrays", "NameSide", "block_directory"]
+__all__ = [
+    "CohortIndex",
+    "MemberArrays",
+    "NameSide",
+    "aligned_empty",
+    "block_directory",
+    "first_look_rows",
+]
 
 
 class MemberArrays(Protocol):
@@ -24,9 +31,9 @@ class MemberArrays(Protocol):
 
     def array(self, name: str) -> np.ndarray:
         """One of: ``bsn_keys`` (sorted non-zero keyed BSNs) and ``bsn_members``;
-        ``dob``, ``dob_pairs`` (n, 3), ``initial``, ``postcode``; ``gn``, ``gx``, ``sn0``,
-        ``sn1`` (n, W); ``block_entries`` (k, 2): every blocking key of every member
-        with the member, sorted by key, and ``block_directory`` over their keys."""
+        ``dob_pairs`` (n, 3), ``initial``; ``gn``, ``gx``, ``sn1`` (n, W); ``first_look``
+        (:func:`first_look_rows`); ``block_entries`` (k, 2): every blocking key of every
+        member with the member, sorted by key, and ``block_directory`` over their keys."""
         ...
 
     def refs(self, members: np.ndarray) -> list[str]:
@@ -48,59 +55,57 @@ def block_directory(keys: np.ndarray) -> np.ndarray:
     return directory
 
 
+def aligned_empty(shape: tuple[int, ...], dtype: str | np.dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts on a 64-byte boundary (a row
+    of 64 bytes is then one cache line)."""
+    dt = np.dtype(dtype)
+    count = int(np.prod(shape))
+    buf = np.empty(count * dt.itemsize + 64, dtype=np.uint8)
+    skip = (-buf.ctypes.data) % 64
+    return buf[skip : skip + count * dt.itemsize].view(dt).reshape(shape)
+
+
+def first_look_rows(
+    dob: np.ndarray, postcode: np.ndarray, gn: np.ndarray, gx: np.ndarray, sn0: np.ndarray,
+    sn1: np.ndarray,
+) -> np.ndarray:
+    """Per member one 64-byte-aligned row of what every candidate pair is checked on first
+    (:meth:`NameSide.first_look`): birth date, postcode, surname part 1's filter (W words),
+    then the popcounts of given name, surname parts 1 and 2 and given name as surname, 16
+    bits each from the low bits, zero-padded to a multiple of 8 words."""
+    n, w = gn.shape
+    rows = aligned_empty((n, -(-(3 + w) // 8) * 8), np.uint64)
+    rows[:, 0] = dob
+    rows[:, 1] = postcode
+    rows[:, 2 : 2 + w] = sn0
+    packed = np.zeros(n, dtype=np.uint64)
+    for i, filters in enumerate((gn, sn0, sn1, gx)):
+        packed |= popcount(filters).astype(np.uint64) << np.uint64(16 * i)
+    rows[:, 2 + w] = packed
+    rows[:, 3 + w :] = 0
+    return rows
+
+
 class NameSide:
     """What name + birth-date matching needs: per-member encodings and a block index."""
 
     def __init__(self, source: MemberArrays) -> None:
-        self.dob = source.array("dob")
+        self._first_look = source.array("first_look")
         self.dob_pairs = source.array("dob_pairs")
         self.initial = source.array("initial")
-        self.postcode = source.array("postcode")
-        # Filters as C-contiguous (n, W) arrays, the two surname parts apart: gathering
-        # rows of a strided view is many times slower.
+        # Filters as C-contiguous (n, W) arrays: gathering rows of a strided view is many
+        # times slower. Surname part 1 lives in first_look.
         self.gn = source.array("gn")
         self.gx = source.array("gx")
-        self._sn_parts = (source.array("sn0"), source.array("sn1"))
+        self.sn1 = source.array("sn1")
         self._source = source
         self._block_index_cache: tuple[np.ndarray, np.ndarray, int] | None = None
-        self._popcounts: tuple[np.ndarray, ...] | None = None
-        self._first_look: np.ndarray | None = None
 
     def first_look(self) -> np.ndarray:
-        """Per member one 64-byte-aligned row of what every candidate pair is checked on
-        first: birth date, postcode, surname part 1's filter (W words), then the
-        popcounts of given name, surname parts 1 and 2 and given name as surname packed
-        in 16 bits each (in that order, from the low bits), zero-padded to a multiple of
-        8 words. Candidates are millions of random members: one cache line each instead
-        of five arrays' worth of misses."""
-        if self._first_look is None:
-            n, w = self.gn.shape
-            width = -(-(3 + w) // 8) * 8
-            buf = np.empty(n * width + 8, dtype=np.uint64)
-            skip = ((-buf.ctypes.data) % 64) // 8
-            rows = buf[skip : skip + n * width].reshape(n, width)
-            rows[:, 0] = self.dob
-            rows[:, 1] = self.postcode
-            rows[:, 2 : 2 + w] = self._sn_parts[0]
-            pg, ps0, ps1, px = (p.astype(np.uint64) for p in self.popcounts())
-            rows[:, 2 + w] = pg | (ps0 << np.uint64(16)) | (ps1 << np.uint64(32)) | (
-                px << np.uint64(48)
-            )
-            rows[:, 3 + w :] = 0
-            self._first_look = rows
+        """Per member one 64-byte row (:func:`first_look_rows`) of what every candidate
+        pair is checked on first: candidates are millions of random members, and one cache
+        line each costs less than five arrays' worth of misses."""
         return self._first_look
-
-    def popcounts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Set bits of every member's given-name filter, surname-part filters (part 1,
-        part 2) and given name as a surname; each (n,) int32."""
-        if self._popcounts is None:
-            sn0, sn1 = self._sn_parts
-            self._popcounts = (popcount(self.gn), popcount(sn0), popcount(sn1), popcount(self.gx))
-        return self._popcounts  # type: ignore[return-value]
-
-    def surname_parts(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every member's two surname-part filters, each (n, W)."""
-        return self._sn_parts
 
     def _block_index(self) -> tuple[np.ndarray, np.ndarray, int]:
         """(key, member) of every member's blocking keys sorted by key (a key and its
@@ -161,7 +166,6 @@ class CohortIndex:
         if names:
             side = self.names
             side._block_index()
-            side.first_look()
 
     @property
     def names(self) -> NameSide:

@@ -25,7 +25,7 @@ import pyarrow as pa
 import sqlite_utils
 
 from matchers.encode import BLOCK_KEYS
-from matchers.index import block_directory
+from matchers.index import aligned_empty, block_directory, first_look_rows
 
 __all__ = [
     "StoredArrays",
@@ -37,7 +37,7 @@ __all__ = [
     "write_arrays",
 ]
 
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 _PART_BYTES = 64 << 20
 _READ_SLICE = 8 << 20
 _MMAP_BYTES = 1 << 31
@@ -154,6 +154,10 @@ class TableArrays:
             keys, members = stored if stored is not None else sort_blocks(t.column("blocks"))
             return {"block_entries": np.stack([keys, members.astype(np.uint64)], axis=1),
                     "block_directory": block_directory(keys)}  # fmt: skip
+        if name == "first_look":
+            a = self.array
+            return {name: first_look_rows(a("dob"), a("postcode"), a("gn"), a("gx"), a("sn0"),
+                                          a("sn1"))}  # fmt: skip
         if name == "dob_pairs":
             cols = [t.column(c).to_numpy() for c in ("dob_ym", "dob_yd", "dob_md")]
             return {name: np.stack(cols, axis=1)}
@@ -173,7 +177,7 @@ def _arrays_of(table: pa.Table, words: int) -> dict[str, np.ndarray]:
     source = TableArrays(table, words)
     out = {name: source.array(name) for name in _PER_MEMBER if name != "blocks"}
     out["blocks"] = _fixed(table.column("blocks"), 8 * BLOCK_KEYS)
-    for name in ("bsn_keys", "bsn_members", "block_entries", "block_directory"):
+    for name in ("first_look", "bsn_keys", "bsn_members", "block_entries", "block_directory"):
         out[name] = source.array(name)
     return out
 
@@ -249,7 +253,7 @@ class StoredArrays:
     def _shape(self, name: str) -> tuple[str, tuple[int, ...]]:
         w = self._words
         width = {"dob_pairs": 3, "gn": w, "gx": w, "sn0": w, "sn1": w, "blocks": BLOCK_KEYS,
-                 "block_entries": 2}  # fmt: skip
+                 "block_entries": 2, "first_look": -(-(3 + w) // 8) * 8}  # fmt: skip
         dtype = _DTYPES.get(name, "<u8")
         return dtype or "<i4", ((width[name],) if name in width else ())
 
@@ -264,7 +268,7 @@ class StoredArrays:
         total = sum(s for _, _, s in parts)
         if name == "block_directory" and rows and total == 8 * rows:
             dtype = "<i8"  # more than 2**31 blocking keys
-        out = np.empty((rows, *inner), dtype=dtype)
+        out = aligned_empty((rows, *inner), dtype)
         raw = out.reshape(-1).view(np.uint8)
         if raw.size != total:
             raise ValueError(f"stored array {name} has {total} bytes, expected {raw.size}")

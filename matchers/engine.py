@@ -156,26 +156,36 @@ class _MemberSide:
     dob: np.ndarray
     postcode: np.ndarray
     sn0: np.ndarray  # (P, W) surname part 1
-    pg: np.ndarray  # popcounts, int32: given name, surname parts 1 and 2, given as surname
-    ps0: np.ndarray
-    ps1: np.ndarray
-    px: np.ndarray
+    packed: np.ndarray  # popcounts of given name, surname parts 1 and 2, given as surname
+    ps0: np.ndarray  # int32: surname part 1's popcount (every pair needs it) ...
+    ps1: np.ndarray  # ... and part 2's
 
     @classmethod
     def of(cls, side: NameSide, members: np.ndarray) -> _MemberSide:
         rows = side.first_look().take(members, axis=0)
         w = side.gn.shape[1]
-        packed = rows[:, 2 + w]
-        pops = [((packed >> np.uint64(16 * i)) & np.uint64(0xFFFF)).astype(np.int32)
-                for i in range(4)]  # fmt: skip
-        return cls(np.ascontiguousarray(rows[:, 0]), np.ascontiguousarray(rows[:, 1]),
-                   np.ascontiguousarray(rows[:, 2 : 2 + w]), *pops)  # fmt: skip
+        packed = rows[:, 2 + w]  # views into the gathered rows: read once or twice each
+        return cls(rows[:, 0], rows[:, 1], np.ascontiguousarray(rows[:, 2 : 2 + w]), packed,
+                   _unpack(packed, 1), _unpack(packed, 2))  # fmt: skip
+
+    @property
+    def pg(self) -> np.ndarray:
+        return _unpack(self.packed, 0)
+
+    @property
+    def px(self) -> np.ndarray:
+        return _unpack(self.packed, 3)
 
     def subset(self, idx: np.ndarray) -> _MemberSide:
         return _MemberSide(*(_take(getattr(self, f), idx) for f in _MEMBER_FIELDS))
 
 
-_MEMBER_FIELDS = ("dob", "postcode", "sn0", "pg", "ps0", "ps1", "px")
+_MEMBER_FIELDS = ("dob", "postcode", "sn0", "packed", "ps0", "ps1")
+
+
+def _unpack(packed: np.ndarray, i: int) -> np.ndarray:
+    """The i-th 16-bit popcount of first_look's packed word, as int32."""
+    return ((packed >> np.uint64(16 * i)) & np.uint64(0xFFFF)).astype(np.int32)
 
 
 def _dice(a: np.ndarray, b: np.ndarray, pa_: np.ndarray, pb: np.ndarray) -> np.ndarray:
@@ -194,21 +204,27 @@ def _surname_similarity(
     sn1_l = enc.surname_parts()[1]
     pl0, pm0 = ps0_l.take(rows), m.ps0
     pl1, pm1 = ps1_l.take(rows), m.ps1
-    s = _dice(ls1, m.sn0, pl0, pm0)
+    inter = popcount(ls1 & m.sn0)
+    s = _part_dice(inter, pl0, pm0)
     double = np.flatnonzero((pl1 > 0) | (pm1 > 0))
     if double.size:
         rd, md = rows[double], members[double]
-        ls = np.stack([_take(ls1, double), _take(sn1_l, rd)], axis=1)  # (D, 2, W)
-        ms = np.stack([_take(m.sn0, double), _take(side.sn1, md)], axis=1)
-        inter = popcount(ls[:, :, None, :] & ms[:, None, :, :])  # (D, 2, 2)
-        pld = np.stack([pl0[double], pl1[double]], axis=1)
-        pmd = np.stack([pm0[double], pm1[double]], axis=1)
-        denom = pld[:, :, None] + pmd[:, None, :]
-        ok = (pld[:, :, None] > 0) & (pmd[:, None, :] > 0)
-        part = np.where(ok, 2.0 * inter / np.maximum(denom, 1), 0.0).reshape(-1, 4)
-        full = 2.0 * inter.sum(axis=(1, 2)) / np.maximum(pld.sum(1) + pmd.sum(1), 1)
-        s[double] = np.minimum(np.maximum(part.max(axis=1), full), 1.0)
+        l0, l1 = _take(ls1, double), _take(sn1_l, rd)
+        m0, m1 = _take(m.sn0, double), _take(side.sn1, md)
+        i00, i01, i10, i11 = inter[double], popcount(l0 & m1), popcount(l1 & m0), popcount(l1 & m1)
+        a0, a1, b0, b1 = pl0[double], pl1[double], pm0[double], pm1[double]
+        best = np.maximum(
+            np.maximum(_part_dice(i00, a0, b0), _part_dice(i01, a0, b1)),
+            np.maximum(_part_dice(i10, a1, b0), _part_dice(i11, a1, b1)),
+        )
+        full = 2.0 * (i00 + i01 + i10 + i11) / np.maximum(a0 + a1 + b0 + b1, 1)
+        s[double] = np.minimum(np.maximum(best, full), 1.0)
     return s
+
+
+def _part_dice(inter: np.ndarray, pa_: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    """Dice from the shared bits and both popcounts; 0 where a side is empty."""
+    return np.where((pa_ > 0) & (pb > 0), 2.0 * inter / np.maximum(pa_ + pb, 1), 0.0)
 
 
 def score_pairs(

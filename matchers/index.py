@@ -141,7 +141,7 @@ class NameSide:
         pos = np.repeat(lo - (np.cumsum(span) - span), span) + np.arange(which.size)
         found = entries.take(pos, axis=0)
         same = found[:, 0] == q.take(which)
-        which, members = which[same], found[same, 1]
+        which, members = which[same], found[:, 1].compress(same)
         size = np.bincount(which, minlength=q.size)
         small = (size <= max_block).take(which)
         rows = (qidx.take(which[small])) // k

@@ -398,16 +398,7 @@ class RecordEncoder:
                 (parsed.found, parsed.given, parsed.initial, parsed.core1, parsed.core2)
             ):
                 target[parsed.fallback] = read[:, col]
-        texts = self._fullnames.texts
-        known = self._text_codes.shape[0]
-        if len(texts) > known:
-            new = texts[known:]
-            codes = np.empty((len(new), 3), dtype=np.int64)
-            codes[:, 0] = self._filter_ids("g", new)
-            codes[:, 1] = self._filter_ids("s", new)
-            codes[:, 2] = [self._sound(t) for t in new]
-            self._text_codes = np.concatenate([self._text_codes, codes])
-        tc = self._text_codes
+        tc = self._text_codes_for(parsed.given, np.concatenate([parsed.core1, parsed.core2]))
         g = tc.take(parsed.given, axis=0)
         c1 = tc.take(parsed.core1, axis=0)
         c2 = tc.take(parsed.core2, axis=0)
@@ -417,6 +408,27 @@ class RecordEncoder:
             axis=1,
         )
         return out
+
+    def _text_codes_for(self, given: np.ndarray, cores: np.ndarray) -> np.ndarray:
+        """Per text id of the full-name parser: given-name filter id, surname-style filter
+        id, sound code; made for the texts these rows use, when first used (most texts of
+        compound surnames are never read as a given name, and many never at all)."""
+        texts = self._fullnames.texts
+        tc = self._text_codes
+        if len(texts) > tc.shape[0]:
+            tc = np.concatenate([tc, np.full((len(texts) - tc.shape[0], 3), -1, np.int64)])
+            self._text_codes = tc
+        given = np.unique(given)
+        used = np.union1d(given, cores)
+        new_g = given[tc[given, 0] < 0]
+        if new_g.size:
+            tc[new_g, 0] = self._filter_ids("g", [texts[i] for i in new_g.tolist()])
+        new_s = used[tc[used, 1] < 0]
+        if new_s.size:
+            words = [texts[i] for i in new_s.tolist()]
+            tc[new_s, 1] = self._filter_ids("s", words)
+            tc[new_s, 2] = [self._sound(t) for t in words]
+        return tc
 
     def _full_parts(self, full: str) -> tuple[int, int, int, int, int]:
         """normalise_name of one full name as (found, given, first initial, core 1,

@@ -67,33 +67,36 @@ def _kinds(chunk: bytes, starts: np.ndarray, ends: np.ndarray, kind_of: KindOf) 
 def _columns(tags: Tags, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column (0-based) from ``r="XY12"``, and where the attributes after it start.
 
-    :raises NotCompact: a reference that is not 1-3 capital letters, 1-7 digits, a quote.
+    :raises NotCompact: a reference that is not 1-3 capital letters, a digit and a quote
+        within 8 bytes (what lies between is not checked: "A1x" reads as column A).
     """
+    if not len(cells):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     at = tags.lt[cells] + 6  # after '<c r="'
-    word = tags.word(at).astype(np.int64)
-    b0, b1, b2 = word & 0xFF, (word >> 8) & 0xFF, (word >> 16) & 0xFF
-    up0, up1, up2 = _UPPER[b0], _UPPER[b1], _UPPER[b2]
+    data = tags.bytes
+    b0, b1, b2 = (data[at + k].astype(np.int32) - 64 for k in range(3))  # 'A' -> 1
+    up0, up1, up2 = ((b >= 1) & (b <= 26) for b in (b0, b1, b2))
     two = up0 & up1
     three = two & up2
-    letters = up0.astype(np.int64) + two + three
-    col = np.where(three, ((b0 - 64) * 26 + b1 - 64) * 26 + b2 - 64,
-                   np.where(two, (b0 - 64) * 26 + b1 - 64, b0 - 64))
-    first_digit = at + letters
-    digits = np.zeros(len(cells), dtype=np.int64)
-    found = np.zeros(len(cells), dtype=bool)
-    bad = letters == 0
-    for k in range(8):  # the row number: digits up to the closing quote
-        byte = tags.bytes[first_digit + k]
-        quote = byte == ord('"')
-        digits[quote & ~found] = k
-        found |= quote
-        bad |= ~found & ~_DIGIT[byte]
-        if found.all():
-            break
-    bad |= ~found | (digits == 0)
+    col = np.where(two, b0 * 26 + b1, b0)
+    col = np.where(three, col * 26 + b2, col)
+    first_digit = at + up0 + two + three
+    bad = ~up0 | ~_DIGIT[data[first_digit]]
+    # The row number: its length is nearly always the same within a chunk; cells where
+    # the quote is not where that length puts it are measured one byte at a time.
+    usual = int(np.argmax(data[first_digit[:1, None] + np.arange(1, 9)] == ord('"'))) + 1
+    digits = np.full(len(cells), usual, dtype=np.int64)
+    other = np.flatnonzero(data[first_digit + usual] != ord('"'))
+    if len(other):
+        found = np.zeros(len(other), dtype=bool)
+        for k in range(1, 9):
+            quote = data[first_digit[other] + k] == ord('"')
+            digits[other[quote & ~found]] = k
+            found |= quote
+        bad[other[~found]] = True
     if np.any(bad):
         raise NotCompact("a cell reference that is not a column and row")
-    return col - 1, at + letters + digits + 1
+    return col.astype(np.int64) - 1, first_digit + digits + 1
 
 
 def _shape(*codes: int) -> int:
@@ -134,14 +137,15 @@ def fast_cells(chunk: bytes, kind_of: KindOf, parse_odd: Callable[[bytes], tuple
     if np.any(code == x.C_OTHER):
         raise NotCompact("a cell without r first")
     cells = np.flatnonzero(code == x.C_R)
-    plain = b"&" not in chunk and b"\r" not in chunk and b"_x" not in chunk
-    row_starts = np.flatnonzero(code == x.ROW)
-    row_of = np.searchsorted(row_starts, cells, side="right") - 1
+    plain = b"&" not in chunk and b"\r" not in chunk and (b"_" not in chunk
+                                                           or b"_x" not in chunk)
+    is_row = code == x.ROW
+    row_of = np.cumsum(is_row)[cells] - 1
     if len(cells) and row_of[0] < 0:
         raise NotCompact("a cell outside a row")
     col, attrs_at = _columns(tags, cells)
     closed = tags.closed(cells)
-    after = tags.following(cells, 5).astype(np.int64) & 31
+    after = tags.following(cells, 5).astype(np.int32) & 31
     sig = after[:, 0] | after[:, 1] << 5 | after[:, 2] << 10 | after[:, 3] << 15 | after[:, 4] << 20
     span = np.where(closed, 1, 0)
     value_at = np.full(len(cells), -1, dtype=np.int64)
@@ -180,7 +184,8 @@ def fast_cells(chunk: bytes, kind_of: KindOf, parse_odd: Callable[[bytes], tuple
     raw = substrings(chunk, starts, ends)
     if len(odd):
         raw, kind = _odd_cells(chunk, tags, cells, span, odd, raw, kind, parse_odd)
-    return Cells(len(row_starts), row_of, col, kind, raw, plain=plain and not len(odd))
+    return Cells(int(np.count_nonzero(is_row)), row_of, col, kind, raw,
+                 plain=plain and not len(odd))
 
 
 def _check_coverage(code: np.ndarray, cells: np.ndarray, span: np.ndarray) -> None:

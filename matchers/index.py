@@ -91,7 +91,7 @@ class NameSide:
 
     def __init__(self, source: MemberArrays) -> None:
         self._first_look = source.array("first_look")
-        self.dob_pairs = source.array("dob_pairs")
+        self._dob_pairs: np.ndarray | None = None
         self.initial = source.array("initial")
         # Filters as C-contiguous (n, W) arrays: gathering rows of a strided view is many
         # times slower. Surname part 1 lives in first_look.
@@ -100,6 +100,14 @@ class NameSide:
         self.sn1 = source.array("sn1")
         self._source = source
         self._block_index_cache: tuple[np.ndarray, np.ndarray, int] | None = None
+
+    @property
+    def dob_pairs(self) -> np.ndarray:
+        """(n, 3) keyed two-of-three birth-date parts; read when first compared (only
+        pairs whose postcodes agree compare them: a dump without postcodes never does)."""
+        if self._dob_pairs is None:
+            self._dob_pairs = self._source.array("dob_pairs")
+        return self._dob_pairs
 
     def first_look(self) -> np.ndarray:
         """Per member one 64-byte row (:func:`first_look_rows`) of what every candidate

@@ -158,3 +158,15 @@ def test_other_array_layout_asks_for_reenrollment(store: CohortStore, tmp_path: 
     path = write_rows(tmp_path / "leak.csv", LEAK_HEADER, LEAK)
     with pytest.raises(CohortError, match="cohort remove c"):
         check_dataset([path], store=store, cohort="c")
+
+
+def test_matching_thread_or_not_gives_the_same_report(store: CohortStore, tmp_path: Path) -> None:
+    # check-dataset matches on a thread of its own only when a core is idle; the report
+    # must not depend on it.
+    path = write_rows(tmp_path / "leak.csv", LEAK_HEADER, LEAK * 3)
+    reports = [
+        check_dataset([path], store=store, cohort="c", options=ScanOptions(match_thread=t))
+        for t in (True, False)
+    ]
+    assert reports[0].to_json()["matches"] == reports[1].to_json()["matches"]
+    assert len(reports[0].matches) == 3

@@ -3,8 +3,10 @@ fails closed, isolates sites, caps responses and resumes downloads."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from monitor.errors import (
     SiteUnreachableError,
     TorUnavailableError,
 )
+from monitor.sites.model import Timeouts
 from monitor.tor.socks import Fetcher, SocksSettings, is_loopback_literal
 
 ONION = "exampleexampleexampleexampleexampleexampleexampleexampl.onion"
@@ -27,6 +30,7 @@ ONION = "exampleexampleexampleexampleexampleexampleexampleexampl.onion"
 class S:
     name: str
     allow_direct: bool = False
+    timeout: Timeouts = field(default_factory=Timeouts)
 
 
 async def _no_sleep(_s: float) -> None:
@@ -47,6 +51,14 @@ async def server():
     async def big(request: web.Request) -> web.Response:
         hits.append(request.path)
         return web.Response(body=b"x" * (3 << 20))
+
+    async def hang(request: web.Request) -> web.StreamResponse:
+        hits.append(request.path)
+        resp = web.StreamResponse()
+        await resp.prepare(request)
+        await resp.write(b"<html><body>half a page")
+        await asyncio.sleep(30)  # hangs mid-response
+        return resp
 
     async def away(request: web.Request) -> web.Response:
         hits.append(request.path)
@@ -76,6 +88,7 @@ async def server():
     app.router.add_get("/", page)
     app.router.add_get("/big", big)
     app.router.add_get("/away", away)
+    app.router.add_get("/hang", hang)
     app.router.add_get("/blob.zip", blobfile)
     srv = TestServer(app, host="127.0.0.1")
     await srv.start_server()
@@ -220,3 +233,15 @@ async def test_download_size_cap(server, tmp_path: Path) -> None:
                              max_bytes=1000)
     finally:
         await f.close()
+
+
+async def test_a_site_that_hangs_mid_response_times_out(server) -> None:
+    f = Fetcher(SocksSettings(host=None))
+    site = S("slow", allow_direct=True, timeout=Timeouts(connect=5.0, read=1.0))
+    started = time.monotonic()
+    try:
+        with pytest.raises(SiteUnreachableError, match="slow"):
+            await f.get(site, f"http://127.0.0.1:{server.port}/hang")
+    finally:
+        await f.close()
+    assert time.monotonic() - started < 10

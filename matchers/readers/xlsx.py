@@ -107,7 +107,6 @@ class _Layout:
         :class:`RowBuffer` makes of the same rows."""
         rows = sum(p.rows for p in pieces)
         cols = sorted({c for p in pieces for c in p.columns})
-        extra: list[tuple[int, int]] = []
         base = 0
         first: dict[int, int] = {}
         for piece in pieces:
@@ -139,7 +138,7 @@ def _head_texts(blocks: list[Block], count: int) -> tuple[list[list[str]], int]:
     them (trailing empty cells dropped), and that column."""
     rows: list[dict[int, str]] = []
     for block in blocks:
-        rows.extend(block.texts()[: count - len(rows)])
+        rows.extend(block.slice(0, min(block.rows, count - len(rows))).texts())
     offset = min(min(row) for row in rows if row)
     return [[row.get(c, "") for c in range(offset, max(row) + 1)] for row in rows], offset
 

@@ -44,6 +44,7 @@ _T = 7  # the word 't': a tussenvoegsel after van/in/op/..., else an initial (re
 _BAD = 8  # a word this path leaves to normalise_name (title, odd hyphen or apostrophe)
 _HP = 9  # a hyphenated word ending in a tussenvoegsel ("aalts-van"): binds what follows
 _MAX_WORDS = 20  # 3 bits a word and a length mark in 64 bits
+_MAX_TEMPLATES = 1 << 16  # shapes remembered (real dumps hold a few hundred)
 
 # What the parser reads from a word: its whole text (for a compound, the pieces joined: the
 # given name "jan-willem" is 'janwillem'), its first piece, its second piece.
@@ -327,6 +328,8 @@ class FullNameParser:
 
     def _template_of(self, code: int) -> _Template | None:
         if code not in self._templates:
+            if len(self._templates) >= _MAX_TEMPLATES:  # a hostile dump of odd shapes
+                self._templates.clear()
             n = (int(code).bit_length() - 1) // 3
             kinds = [(int(code) >> (3 * j)) & 7 for j in range(n)]
             self._templates[code] = _template(kinds)

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from conftest import start
-from test_daemon import _until
+from test_daemon import _events, _until
 
 CONFIG = """
 [tor]
@@ -94,11 +94,6 @@ def _state(cohort, tmp_path: Path) -> Path:
     state = tmp_path / "state"
     shutil.copytree(cohort[0], state)
     return state
-
-
-def _events(state: Path) -> list[str]:
-    with sqlite3.connect(state / "cohortwatch.db") as db:
-        return [r[0] for r in db.execute("select type from events order by id")]
 
 
 ONION = "vanvaegh6dlmvrsixfnjrqqp2fetqk4vsh3gpnsqc5pxvj2vwsu74sqd.onion"

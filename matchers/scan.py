@@ -84,16 +84,17 @@ def _matching_thread(opts: ScanOptions) -> bool:
     Encoding and matching are both numpy and Arrow work between short stretches of Python,
     so two threads overlap only where a second core is free: on a loaded machine they
     take turns at the GIL and one core, and measured slower than one thread (the 500k-row
-    name scan 10-25%, the 2M-row BSN scan ~10%, at load average 3-6 on 2 cores). So the
-    thread is used when at least one core's worth of the machine is idle.
+    name scan 10-25%, the 2M-row BSN scan ~10%, at load average 3-6 on 2 cores), while at
+    load average 1.3 the thread was 10-20% faster. So the thread is used while the load
+    average (which counts this process too once it has run a while) is below the number
+    of cores it may run on.
     """
     if opts.match_thread is not None:
         return opts.match_thread
     try:
-        idle = len(os.sched_getaffinity(0)) - os.getloadavg()[0]
+        return os.getloadavg()[0] < len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
         return True
-    return idle >= 1.0
 
 
 _IDENTITY = ("given", "initials", "prefix", "surname", "full_name", "dob")

@@ -17,19 +17,33 @@ The daemon's use::
         await deliverer.run_forever(stop_event)
 """
 
-from alerts.deliver import AttemptResult, Deliverer, DeliveryCounts
-from alerts.errors import (
-    AlertConfigError,
-    AlertError,
-    InvalidAlertError,
-    WebhookSecretError,
-)
-from alerts.misp import misp_event
-from alerts.model import EVENT_TYPES, Alert, alert_from_event, alert_id, selftest_alert
-from alerts.outbox import Outbox, OutboxRow
-from alerts.payloads import render
-from alerts.settings import FORMATS, AlertSettings, Endpoint, load_alert_settings
-from alerts.signing import sign, webhook_headers
+import importlib
+from typing import Any
+
+# Names resolve on first use (PEP 562): loading the configuration reads alerts.settings
+# without importing aiohttp, which every other command would pay for at start-up.
+_HOME = {
+    "AttemptResult": "alerts.deliver", "Deliverer": "alerts.deliver",
+    "DeliveryCounts": "alerts.deliver",
+    "AlertConfigError": "alerts.errors", "AlertError": "alerts.errors",
+    "InvalidAlertError": "alerts.errors", "WebhookSecretError": "alerts.errors",
+    "misp_event": "alerts.misp",
+    "EVENT_TYPES": "alerts.model", "Alert": "alerts.model", "alert_from_event": "alerts.model",
+    "alert_id": "alerts.model", "selftest_alert": "alerts.model",
+    "Outbox": "alerts.outbox", "OutboxRow": "alerts.outbox",
+    "render": "alerts.payloads",
+    "FORMATS": "alerts.settings", "AlertSettings": "alerts.settings",
+    "Endpoint": "alerts.settings", "load_alert_settings": "alerts.settings",
+    "sign": "alerts.signing", "webhook_headers": "alerts.signing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'alerts' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
 
 __all__ = [
     "EVENT_TYPES",

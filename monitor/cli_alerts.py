@@ -9,16 +9,20 @@ import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import sqlite_utils
 
-from alerts import Deliverer, DeliveryCounts, Outbox, misp_event, selftest_alert
 from alerts.errors import AlertConfigError, AlertError
-from alerts.misp import TLP_LEVELS
+from alerts.misp import TLP_LEVELS, misp_event
+from alerts.model import selftest_alert
+from alerts.outbox import Outbox
 from matchers.archives import sigterm_raises
 from monitor.context import Context
+
+if TYPE_CHECKING:
+    from alerts.deliver import DeliveryCounts
 
 __all__ = ["alerts_group", "export_group"]
 
@@ -48,6 +52,8 @@ def alerts_test(obj: Context) -> None:
     alert = selftest_alert()
 
     async def go():
+        from alerts.deliver import Deliverer  # aiohttp: only for commands that send
+
         async with Deliverer(outbox, obj.config.alerts) as deliverer:
             outbox.enqueue(alert, obj.config.alerts.endpoints)
             return await deliverer.deliver_alert(alert.id, retry=False)
@@ -115,7 +121,10 @@ def alerts_flush(obj: Context, deadline: float) -> None:
     end = time.time() + deadline
 
     async def go() -> tuple[DeliveryCounts, float | None]:
+        from alerts.deliver import Deliverer, DeliveryCounts
+
         total = DeliveryCounts()
+
         async with Deliverer(outbox, obj.config.alerts) as deliverer:
             while True:
                 done = await deliverer.deliver_due()

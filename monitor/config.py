@@ -18,7 +18,7 @@ from matchers.archives import ArchiveLimits
 from matchers.engine import MatchSettings
 from matchers.errors import ConfigError
 from matchers.readers.base import ReaderLimits
-from monitor.crawl.crawler import CrawlerSettings
+from monitor.crawl.settings import CrawlerSettings
 from monitor.ops_settings import MetricsSettings, load_metrics_settings
 from monitor.sites.load import CONFIG_KEYS as SITE_KEYS
 from monitor.sites.load import load_config_sites

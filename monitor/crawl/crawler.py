@@ -32,6 +32,7 @@ from matchers.errors import CohortwatchError
 from monitor.crawl.backoff import next_due
 from monitor.crawl.datasets import DatasetMatcher, archive_password, file_name_for
 from monitor.crawl.identity import KnownPost, assign_posts, post_key, url_key
+from monitor.crawl.settings import CrawlerSettings
 from monitor.crawl.store import CrawlStore, utcnow
 from monitor.errors import DownloadError, FetchError, TorUnavailableError
 from monitor.sites.pages import listing_url
@@ -42,19 +43,6 @@ from monitor.watchlist import Watchlist
 __all__ = ["CrawlOutcome", "Crawler", "CrawlerSettings"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CrawlerSettings:
-    concurrency: int = 8  # sites crawled at once
-    down_after: int = 3  # failed cycles in a row before site.down
-    newnym_after: int = 3  # failed cycles in a row before new circuits + NEWNYM
-    max_backoff: float = 6 * 3600.0  # seconds; a failing site is retried at least this often
-    jitter: float = 0.2
-    identity_threshold: float = 90.0  # rapidfuzz score for "the same post, renamed"
-    download_attempts: int = 3  # cycles in which a failed file download is tried again
-    baseline_alerts: bool = False  # alert for watchlist matches found in a baseline crawl
-    match_concurrency: int = 1  # posted files matched at once (CPU and memory bound)
 
 
 class TorNewnym(Protocol):

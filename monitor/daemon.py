@@ -151,7 +151,7 @@ class Daemon:
                 await self.stop.wait()
                 raise _Stopping
         except* _Stopping:
-            pass
+            pass  # how the task group is told to cancel its tasks: a normal stop
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)

@@ -35,7 +35,7 @@ class Oversized:
 
 
 class _HeadDone(Exception):
-    pass
+    """Raised by the XML declaration handler: the head has told us its encoding."""
 
 
 class ItemChunks:
@@ -99,7 +99,7 @@ class ItemChunks:
         try:
             parser.Parse(head, False)
         except _HeadDone:
-            pass
+            pass  # stopped on purpose once the declaration was read
         except expat.ExpatError:
             raise PartError("XML part is not well-formed") from None
         if not names or (encoding and encoding[0] and encoding[0].lower() not in _UTF8):

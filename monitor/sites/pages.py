@@ -24,9 +24,8 @@ def current_page(pattern: str, url: str, first_page: int) -> int:
     """The page number of ``url`` under ``pattern`` (``first_page`` when it has none)."""
     parts = urlsplit(url)
     where = parts.path + ("?" + parts.query if parts.query else "")
-    m = None
-    for m in _pattern_regex(pattern).finditer(where):  # noqa: B007 - the last match counts
-        pass
+    matches = list(_pattern_regex(pattern).finditer(where))
+    m = matches[-1] if matches else None  # the last match counts
     return int(m.group(1)) if m else first_page
 
 

@@ -97,5 +97,5 @@ def decode_body(body: bytes, content_type: str | None) -> str:
             codecs.lookup(charset)
             return body.decode(charset, "replace")
         except (LookupError, ValueError):
-            pass
+            pass  # an unknown or bogus charset label: fall through to sniffing
     return body.decode("utf-8", "replace")

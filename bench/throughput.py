@@ -6,8 +6,8 @@ Run: ``.venv/bin/python bench/throughput.py [--members 1000000] [--rows 2000000]
 Generates once (cached in bench/data/, which git ignores) a synthetic cohort, a leaked CSV
 with a BSN column (mostly non-members, some members, a few BSN typos, plus a name, a birth
 date and noise columns) and a CSV with names and birth dates only. Then it runs the real CLI
-as child processes and measures each child's wall time and peak RSS (``os.wait4``'s
-``ru_maxrss``, which covers the child and anything it waited for). The BSN check also runs on
+as child processes and measures each child's wall time and peak RSS (its own VmHWM, read
+as it exits: see :func:`measure`). The BSN check also runs on
 the first quarter and half of the file, to show that memory stays flat as a dump grows.
 
 One stable line per measurement; exit status 1 when a target is missed.
@@ -155,28 +155,44 @@ class Run:
     stdout: str
 
 
-def cli_command() -> list[str]:
-    script = Path(sys.executable).parent / "cohortwatch"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "monitor.cli"]
+# Runs the CLI and, at exit, writes the process's own peak RSS (VmHWM: the high-water mark
+# of its address space since exec) to the file named in the environment. The kernel's
+# ``ru_maxrss`` would not do: Linux carries the parent's peak over into the child's at
+# fork/exec, so a child of this (large, data-generating) process would report this
+# process's size.
+_PEAK_WRAPPER = """
+import atexit, os, sys
+def _peak():
+    with open("/proc/self/status") as fh:
+        kb = next(line.split()[1] for line in fh if line.startswith("VmHWM:"))
+    with open(os.environ["COHORTWATCH_BENCH_PEAK"], "w") as out:
+        out.write(kb)
+atexit.register(_peak)
+sys.argv[0] = "cohortwatch"
+from monitor.cli import main
+main()
+"""
 
 
 def measure(state: Path, *args: str, ok: tuple[int, ...] = (0,)) -> Run:
-    """Run the CLI once; wall time from fork to reap, peak RSS from the kernel's rusage."""
-    cmd = [*cli_command(), "--state-dir", str(state), *args]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run the CLI once; wall time from spawn to reap, peak RSS as the child saw it."""
+    cmd = [sys.executable, "-c", _PEAK_WRAPPER, "--state-dir", str(state), *args]
+    with (tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err,
+          tempfile.NamedTemporaryFile("r") as peak):
+        env = {**os.environ, "COHORTWATCH_BENCH_PEAK": peak.name,
+               "PYTHONPATH": str(ROOT)}
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run(cmd, stdout=out, stderr=err, env=env, check=False)
         wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
+        peak_kb = int(peak.read() or 0)
     if proc.returncode not in ok:
-        print(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{stderr[-4000:]}",
+        print(f"command failed ({proc.returncode}): {' '.join(cmd[3:])}\n{stderr[-4000:]}",
               file=sys.stderr)
         raise SystemExit(2)
-    return Run(wall, usage.ru_maxrss / 1024, stdout)
+    return Run(wall, peak_kb / 1024, stdout)
 
 
 def verdict(good: bool) -> str:

@@ -185,13 +185,16 @@ class CohortStore:
             new = pa.concat_tables([old.filter(stays), new])
         total = new.num_rows
         with self.db.conn:
+            generation = self._next_generation()
             if cohort_id is None:
                 cohort_id = self.db["cohorts"].insert(
                     {"name": name, "created": now, "updated": now,
-                     "key_check": self._key_check, "members": total}
+                     "key_check": self._key_check, "members": total,
+                     "generation": generation}
                 ).last_pk
             else:
-                self.db["cohorts"].update(cohort_id, {"updated": now, "members": total})
+                self.db["cohorts"].update(cohort_id, {"updated": now, "members": total,
+                                                      "generation": generation})
             self._write_snapshot(cohort_id, new)
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         log.info("cohort enrolled", extra={"cohort": name, "members": total})
@@ -352,6 +355,26 @@ class CohortStore:
             return None
         table = pa.Table.from_batches(batches).combine_chunks()
         return table.column("key").to_numpy(), table.column("member").to_numpy()
+
+    def _next_generation(self) -> int:
+        """A number no enrollment in this database had before (a removed cohort's id is
+        reused by the next one enrolled, so ids cannot tell enrollments apart)."""
+        row = self.db.execute(
+            "SELECT value FROM meta WHERE key = 'cohort_generation'").fetchone()
+        generation = int(row[0]) + 1 if row else 1
+        self.db["meta"].upsert({"key": "cohort_generation", "value": str(generation)},
+                               pk="key")
+        return generation
+
+    def version(self, name: str) -> tuple[int, int]:
+        """What changes whenever cohort ``name``'s members do: (id, generation); every
+        enrollment gets a generation of its own.
+
+        :raises UnknownCohortError: no such cohort.
+        :raises KeyFileError: enrolled with another key.
+        """
+        row = self._cohort_row(name)
+        return int(row["id"]), int(row.get("generation") or 0)
 
     def load_index(self, name: str) -> CohortIndex:
         """Load cohort ``name`` for matching.

@@ -175,6 +175,15 @@ class CohortIndex:
             side = self.names
             side._block_index()
 
+    def load_all(self) -> CohortIndex:
+        """Read every array now. The index then no longer reads through the database
+        connection it was loaded with, so a long-running process can keep it and use it
+        from any thread, for scan after scan."""
+        self.prepare(bsn=True, names=True)
+        _ = self.names.dob_pairs
+        self.refs(np.zeros(0, dtype=np.int64))  # the holders' references
+        return self
+
     @property
     def names(self) -> NameSide:
         if self._names is None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -39,6 +40,7 @@ from matchers.index import CohortIndex
 from matchers.readers import open_table
 from matchers.readers.base import ReaderLimits, TableBatch
 from matchers.report import FileReport, MatchRow, Report
+from matchers.resident import ResidentCohorts
 
 __all__ = ["ScanOptions", "check_dataset"]
 
@@ -387,8 +389,10 @@ def check_dataset(
     cohort: str,
     options: ScanOptions | None = None,
     progress: Progress | None = None,
+    resident: ResidentCohorts | None = None,
 ) -> Report:
-    """Scan files/folders for members of ``cohort``.
+    """Scan files/folders for members of ``cohort``; a long-running process passes the
+    cohorts it keeps loaded as ``resident``.
 
     :raises UnknownCohortError: no such cohort.
     :raises KeyFileError: the cohort was enrolled with another key.
@@ -398,7 +402,10 @@ def check_dataset(
     """
     opts = options or ScanOptions()
     started = time.monotonic()
-    load = store.index_loader(cohort)
+    if resident is not None:
+        load = partial(resident.get, store, cohort)
+    else:
+        load = store.index_loader(cohort)
     pool: ThreadPoolExecutor | _Inline = (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="match")
         if _matching_thread(opts)

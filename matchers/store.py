@@ -7,7 +7,9 @@ keyed encodings only (see docs/architecture.md, threat model).
 
 from __future__ import annotations
 
+import random
 import sqlite3
+import time
 from pathlib import Path
 
 import sqlite_utils
@@ -19,6 +21,7 @@ __all__ = ["DB_NAME", "open_db"]
 
 DB_NAME = "cohortwatch.db"
 SCHEMA_VERSION = 1
+OPEN_TIMEOUT = 30.0  # seconds another process may hold the database while we open it
 
 
 def open_db(state_dir: Path) -> sqlite_utils.Database:
@@ -35,12 +38,9 @@ def open_db(state_dir: Path) -> sqlite_utils.Database:
     try:
         # The scan's matching thread reads a cohort's blocking keys lazily; SQLite's default
         # serialized mode makes sharing the connection safe.
-        conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        conn = sqlite3.connect(path, timeout=OPEN_TIMEOUT, check_same_thread=False)
         db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        _ensure_schema(db)
+        _prepare(db)
     except sqlite3.DatabaseError as exc:
         raise StateError(
             f"state database {path} is not usable ({exc}); restore it from backup "
@@ -48,6 +48,31 @@ def open_db(state_dir: Path) -> sqlite_utils.Database:
         ) from None
     path.chmod(0o600)
     return db
+
+
+_RACES = ("database is locked", "already exists", "duplicate column")
+
+
+def _prepare(db: sqlite_utils.Database) -> None:
+    """WAL mode and the schema, retried while another process is doing the same.
+
+    Two commands started together on a fresh state directory (a daemon and an operator's
+    ``cohortwatch status``, say) both switch the file to WAL — which takes an exclusive
+    lock that SQLite's busy timeout does not wait for — and both find a table missing that
+    one of them then creates first. Either is a moment's wait, not an unusable database.
+    """
+    deadline = time.monotonic() + OPEN_TIMEOUT
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            _ensure_schema(db)
+            return
+        except sqlite3.OperationalError as exc:
+            if not any(race in str(exc) for race in _RACES) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.01, 0.05))  # noqa: S311 - spreading retries only
 
 
 def _ensure_schema(db: sqlite_utils.Database) -> None:
@@ -68,6 +93,10 @@ def _ensure_schema(db: sqlite_utils.Database) -> None:
             not_null={"name", "key_check"},
         )
         db["cohorts"].create_index(["name"], unique=True)
+    if "generation" not in db["cohorts"].columns_dict:
+        # Bumped by every enrollment: a daemon holding a cohort's index loaded knows
+        # from it when to load the cohort again.
+        db["cohorts"].add_column("generation", int, not_null_default=0)
     ensure_history(db)
     # cohort_members/cohort_blocks: the earlier layout of cohorts (Arrow parts), still read;
     # cohort_arrays: matchers.snapshot's layout, one blob per array and part.

@@ -37,6 +37,7 @@ from typing import Any
 from alerts import Deliverer, Outbox, alert_from_event
 from matchers.archives import Terminated
 from matchers.errors import CohortwatchError
+from matchers.resident import ResidentCohorts
 from matchers.scan import ScanOptions
 from matchers.store import DB_NAME
 from monitor import systemd
@@ -92,6 +93,7 @@ class Daemon:
         self.metrics: Metrics | None = None
         self.outbox: Outbox | None = None
         self.deliverer: Deliverer | None = None
+        self.resident = ResidentCohorts()
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -102,10 +104,11 @@ class Daemon:
         """
         store = self.ctx.store  # key and database
         sweep_stale(temp_root_for(self.state_dir))  # raw data a killed run left behind
-        for info in store.list():
-            store.load_index(info.name)  # fail now, not at the first posted file
+        # Loaded once, here: a cohort that cannot be used fails the start, not the first
+        # posted file, and no scan waits for a million members to be read.
+        cohorts = self.resident.load_enrolled(store)
         log.info("daemon prepared", extra={"sites": len(self.config.sites),
-                                           "cohorts": len(store.list())})
+                                           "cohorts": len(cohorts)})
 
     def _scan_progress(self, *_args: Any) -> None:
         if self.halt.is_set():
@@ -118,7 +121,7 @@ class Daemon:
         matcher = DatasetMatcher(self.ctx.open_cohort_store, options,
                                  concurrency=cfg.crawler.match_concurrency,
                                  temp_root=temp_root_for(self.state_dir),
-                                 progress=self._scan_progress)
+                                 progress=self._scan_progress, resident=self.resident)
         return Crawler(store=CrawlStore(self.ctx.db), fetcher=fetcher,
                        watchlist=Watchlist(cfg.watchlist), settings=cfg.crawler,
                        matcher=matcher, tor=tor)

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 from matchers.cohort import CohortStore
 from matchers.errors import CohortwatchError
 from matchers.report import Report
+from matchers.resident import ResidentCohorts
 from matchers.scan import Progress, ScanOptions, check_dataset
 
 __all__ = [
@@ -93,15 +94,17 @@ class DatasetMatcher:
     def __init__(self, open_store: Callable[[], CohortStore],
                  options: ScanOptions | None = None, *,
                  cohorts: Sequence[str] = (), concurrency: int = 1,
-                 temp_root: Path | None = None, progress: Progress | None = None) -> None:
+                 temp_root: Path | None = None, progress: Progress | None = None,
+                 resident: ResidentCohorts | None = None) -> None:
         self.open_store = open_store
+        # The daemon's cohorts, loaded once; without them each file loads its cohorts.
+        self.resident = resident
         self.options = options or ScanOptions()
         self.cohorts = tuple(cohorts)
         self.temp_root = temp_root
         # Called at every batch of a scan: the daemon's raises to stop a scan at shutdown.
         self.progress = progress
         self._gate = asyncio.Semaphore(max(1, concurrency))
-
 
     def private_dir(self) -> Path:
         """A fresh 0700 directory for one download (``mkdtemp`` creates it so), named with
@@ -128,7 +131,8 @@ class DatasetMatcher:
                                        "matched (run `cohortwatch cohort enroll`)")
             options = replace(self.options, password=password or self.options.password)
             return MatchedFile([check_dataset([path], store=store, cohort=name,
-                                              options=options, progress=self.progress)
+                                              options=options, progress=self.progress,
+                                              resident=self.resident)
                                 for name in names])
         finally:
             store.db.conn.close()

@@ -5,6 +5,7 @@ that nothing is lost and no raw data stays on disk."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import sqlite3
@@ -55,6 +56,7 @@ class Site:
         self.endless = True
         self.sent = 0
         self.listings = 0
+        self.served = 0  # complete downloads of the real archive
 
     async def listing(self, _r: web.Request) -> web.Response:
         self.listings += 1
@@ -65,7 +67,11 @@ class Site:
 
     async def file(self, request: web.Request) -> web.StreamResponse:
         if not self.endless:
-            return web.Response(body=self.archive)
+            resp = web.Response(body=self.archive)
+            await resp.prepare(request)
+            await resp.write_eof()
+            self.served += 1
+            return resp
         resp = web.StreamResponse()  # chunked, no length: sends slowly until cut off
         await resp.prepare(request)
         chunk = b"PK" + b"\0" * 65534
@@ -179,3 +185,56 @@ async def test_tor_down_from_the_start(cohort, tmp_path: Path) -> None:
             "select state, last_error from crawl_sites where name = 'lab'").fetchone()
     assert site_state != "down" and "SOCKS port" in error
     assert site.listings == 0  # nothing reached the site
+
+
+def _slow_to_match(cohort, tmp_path: Path) -> bytes:
+    """The posted zip with 1.5 million more rows of people outside the cohort after the
+    members: a few seconds of matching (repeated rows keep the zip small)."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(cohort[1])) as z:
+        (name,) = z.namelist()
+        head = z.read(name)
+    lines = head.decode().splitlines(keepends=True)
+    tail = "".join(lines[-5:]).encode() * 300_000
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(name, head + tail)
+    return buf.getvalue()
+
+
+@pytest.mark.crash
+async def test_sigkill_during_matching(cohort, tmp_path: Path) -> None:
+    """kill -9 while a downloaded dump is being matched: the next start removes the raw
+    file left behind, downloads and matches the post again, and alerts it exactly once."""
+    state = _state(cohort, tmp_path)
+    site = Site(_slow_to_match(cohort, tmp_path))
+    site.endless = False
+    server = await site.start()
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG.format(socks="", port=server.port, direct="true"))
+    try:
+        daemon = start("--config", config, "run", state=state)
+        await _until(lambda: site.served == 1 and _leftovers(state), timeout=60)
+        await asyncio.sleep(0.5)  # well into the scan
+        daemon.proc.kill()
+        await asyncio.to_thread(daemon.proc.communicate)
+        # Killed during matching: the file is still on disk and no result was recorded.
+        assert _leftovers(state)
+        assert "dataset.matched" not in _events(state)
+        daemon = start("--config", config, "run", state=state)
+        await _until(lambda: "dataset.matched" in _events(state), timeout=90)
+        daemon.proc.send_signal(signal.SIGTERM)
+        result = await asyncio.to_thread(daemon.result, 30)
+    finally:
+        await server.close()
+    assert result.returncode == 0, result
+    assert "removed download directories left by a process that died" in result.stderr
+    assert site.served == 2
+    assert _events(state).count("dataset.matched") == 1
+    with sqlite3.connect(state / "cohortwatch.db") as db:
+        (data,) = db.execute(
+            "select data from events where type = 'dataset.matched'").fetchone()
+    assert json.loads(data)["members_matched"] == 10  # the 10 members among the rows
+    assert _leftovers(state) == []

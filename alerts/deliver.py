@@ -141,8 +141,11 @@ class Deliverer:
 
     def __init__(self, outbox: Outbox, settings: AlertSettings, *,
                  clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 on_attempt: Callable[[AttemptResult], None] | None = None) -> None:
         self.outbox = outbox
+        # Told of every attempt's result (the daemon's /metrics counts them).
+        self.on_attempt = on_attempt
         self.settings = settings
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
@@ -219,6 +222,8 @@ class Deliverer:
                 raise
         result = self._record(target, row, verdict, started, final=final)
         self.totals.add(result)
+        if self.on_attempt is not None:
+            self.on_attempt(result)
         return result
 
     def _record(self, target: Target, row: OutboxRow, verdict: Verdict, started: float, *,

@@ -110,6 +110,10 @@ class Daemon:
         log.info("daemon prepared", extra={"sites": len(self.config.sites),
                                            "cohorts": len(cohorts)})
 
+    def _count_delivery(self, result: Any) -> None:
+        if self.metrics is not None and result.outcome != "skipped":  # skipped: no attempt
+            self.metrics.record_delivery(result.endpoint, result.outcome)
+
     def _scan_progress(self, *_args: Any) -> None:
         if self.halt.is_set():
             raise Terminated
@@ -139,7 +143,8 @@ class Daemon:
         self.outbox = Outbox(self.ctx.db)
         try:
             async with (serve_ops(self.config.metrics, self.metrics) as ops,
-                        Deliverer(self.outbox, self.config.alerts) as deliverer,
+                        Deliverer(self.outbox, self.config.alerts,
+                                  on_attempt=self._count_delivery) as deliverer,
                         asyncio.TaskGroup() as tg):
                 self.deliverer = deliverer
                 if ops is not None:

@@ -439,7 +439,7 @@ class Metrics:
 
     def record_delivery(self, endpoint: str, result: str) -> None:
         """One webhook attempt to the configured ``endpoint`` (its name, not its URL):
-        ``delivered``, ``retry``, ``dead``, ``disabled``…"""
+        ``delivered``, ``retrying``, ``dead`` or ``disabled``."""
         self.tally.inc("webhook_deliveries", (safe_label(endpoint), safe_label(result)))
 
     def render(self, accept: str = "") -> tuple[bytes, str]:

@@ -131,12 +131,18 @@ async def test_run_notify_reload_and_stop(tmp_path: Path) -> None:
         (arrival,) = receiver.of("soc")
         assert arrival.verified and arrival.json()["type"] == "post.watchlist_matched"
         assert arrival.json()["data"]["entry"] == "Clinical Diagnostics NMDL"
+        delivered = 'cohortwatch_webhook_deliveries_total{endpoint="soc",result="delivered"} 1.0'
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://127.0.0.1:{metrics_port}/healthz") as resp:
                 assert resp.status == 200
-            async with http.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
-                text = await resp.text()
+            for _ in range(50):  # the attempt is counted once the receiver's answer is in
+                async with http.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
+                    text = await resp.text()
+                if delivered in text:
+                    break
+                await asyncio.sleep(0.1)
         assert 'cohortwatch_crawls_total{site="lab"' in text
+        assert delivered in text
         assert "Clinical" not in text  # no victim names in labels
 
         # A broken configuration on SIGHUP is rejected; the daemon goes on with the old one.

@@ -134,6 +134,8 @@ def _moment(value: float, date1904: bool) -> datetime.datetime | None:
     if days < 60:
         days += 1
     ms = days * _MS_PER_DAY
+    if not math.isfinite(ms):  # a finite serial beyond ~1e300 days: no date at all
+        return None
     ms = math.copysign(math.floor(abs(ms) + 0.5), ms)  # Rust's round(): half away from 0
     try:
         return _EPOCH + datetime.timedelta(milliseconds=ms)

@@ -5,7 +5,8 @@
     │   └── SiteConfigError         a site definition is wrong (names file and key path)
     ├── TorError                    Tor cannot be used
     │   ├── TorUnavailableError     SOCKS or control port not answering, tor not installed
-    │   └── TorControlError         control port refused authentication or a command
+    │   ├── TorControlError         control port refused authentication or a command
+    │   └── TorNetworkError         the private test network (demo --tor, tests) did not come up
     └── FetchError                  one request to a site failed (the crawl goes on)
         ├── DirectConnectionRefused the request would have left without Tor (fail closed)
         ├── SiteUnreachableError    connect/timeout/HTTP failure, after retries
@@ -29,6 +30,7 @@ __all__ = [
     "SiteUnreachableError",
     "TorControlError",
     "TorError",
+    "TorNetworkError",
     "TorUnavailableError",
 ]
 
@@ -47,6 +49,13 @@ class TorUnavailableError(TorError):
 
 class TorControlError(TorError):
     """Tor's control port refused authentication or a command."""
+
+
+class TorNetworkError(TorError):
+    """The private Tor network on 127.0.0.1 (:mod:`monitor.tor.testnet`) did not come up.
+
+    The message says which step failed and ends with the tail of every tor's log.
+    """
 
 
 class FetchError(CohortwatchError):

@@ -7,7 +7,7 @@ program costs most of each test's time, so :class:`Scenarios` runs independent c
 sequences side by side. :class:`ResidueScanner` searches bytes for raw personal values
 (privacy rule 4, and the messages of bad-input runs). Data is synthetic only
 (:mod:`matchers.synthetic`). The ``tor_network`` fixture is the private Tor network of
-:mod:`tornet`, started once per session by the first test that asks for it.
+:mod:`monitor.tor.testnet`, started once per session by the first test that asks for it.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import tornet
 
 from matchers.synthetic import Person, display_name, drop_diacritics, format_date, reformat_bsn
+from monitor.errors import TorError
+from monitor.tor import testnet
 
 CLI = (sys.executable, "-m", "monitor.cli")
 REPO = Path(__file__).resolve().parent.parent
@@ -368,7 +369,7 @@ def in_ci() -> bool:
 
 def require_tor() -> None:
     """Skip the calling test when tor is not installed — fail it under ``CI=true``."""
-    if tornet.tor_binaries() is None:
+    if testnet.tor_binaries() is None:
         reason = "tor is not installed (`make test` installs it; or: apt-get install tor)"
         if in_ci():
             pytest.fail(f"{reason}; CI=true: the Tor tests must run", pytrace=False)
@@ -376,8 +377,9 @@ def require_tor() -> None:
 
 
 @pytest.fixture(scope="session")
-def tor_network(request: pytest.FixtureRequest) -> Iterator[tornet.TorTestNetwork]:
-    """The private Tor network (:mod:`tornet`): started on first use, stopped at session end.
+def tor_network(request: pytest.FixtureRequest) -> Iterator[testnet.TorTestNetwork]:
+    """The private Tor network (:mod:`monitor.tor.testnet`): started on first use, stopped at
+    session end.
 
     Without ``tor`` installed the test is skipped — or fails under ``CI=true``. A network
     that is not usable within 120 s fails the test with the tor logs' tail.
@@ -386,8 +388,8 @@ def tor_network(request: pytest.FixtureRequest) -> Iterator[tornet.TorTestNetwor
     cache = getattr(request.config, "cache", None)
     key_cache = cache.mkdir("tornet-authority-keys") if cache is not None else None
     try:
-        network = tornet.launch(timeout=120, key_cache=key_cache)
-    except tornet.TorNetworkError as exc:
+        network = testnet.launch(timeout=120, key_cache=key_cache)
+    except TorError as exc:
         pytest.fail(str(exc), pytrace=False)
     yield network
     network.stop()

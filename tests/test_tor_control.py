@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import tornet
 from conftest import require_tor
 
 from matchers.errors import ConfigError
 from monitor.errors import TorControlError, TorUnavailableError
+from monitor.tor import testnet
 from monitor.tor.auth import cookie_error
 from monitor.tor.control import TorControl
 from monitor.tor.managed import ManagedTor, find_tor
@@ -250,7 +250,7 @@ async def test_a_tor_that_cannot_start_reports_what_it_said(tmp_path: Path) -> N
 def test_without_tor_the_network_tests_skip_but_fail_in_ci(
     monkeypatch: pytest.MonkeyPatch, ci: str
 ) -> None:
-    monkeypatch.setattr(tornet, "tor_binaries", lambda: None)
+    monkeypatch.setattr(testnet, "tor_binaries", lambda: None)
     monkeypatch.setenv("CI", ci)
     outcome = pytest.fail.Exception if ci in ("true", "1") else pytest.skip.Exception
     with pytest.raises(outcome) as info:

@@ -1,4 +1,4 @@
-"""monitor.tor against a real private Tor network on 127.0.0.1 (tests/tornet.py).
+"""monitor.tor against a real private Tor network on 127.0.0.1 (monitor/tor/testnet.py).
 
 All tests share the one session network (``tor_network``): onion services in front of
 aiohttp servers the tests start and stop themselves, a client tor with SOCKS and control
@@ -22,11 +22,11 @@ import pytest
 import stem.control
 from aiohttp import web
 from aiohttp_socks import ProxyConnector, ProxyError
-from tornet import Onion, TorTestNetwork
 
 from monitor.errors import TorControlError, TorUnavailableError
 from monitor.tor.control import BootstrapStatus, TorControl
 from monitor.tor.managed import ManagedTor
+from monitor.tor.testnet import Onion, TorTestNetwork
 
 pytestmark = [pytest.mark.tor, pytest.mark.timeout(240)]
 

@@ -1,11 +1,14 @@
-"""A private Tor network on 127.0.0.1 for the integration tests (``pytest -m tor``).
+"""A private Tor network on 127.0.0.1: ``cohortwatch demo --tor`` and the ``-m tor`` tests.
 
-Seven Debian ``tor`` processes in ``TestingTorNetwork`` mode, every listener on 127.0.0.1
-on a random free port, all data in one private temporary directory::
+It lets the whole crawl path — SOCKS with remote name resolution, v3 onion services, the
+control port — run for real on one machine without touching the public Tor network: the
+demo shows a crawl over Tor with no set-up, and the tests prove the crawler against real
+tor processes. Seven Debian ``tor`` processes in ``TestingTorNetwork`` mode, every
+listener on 127.0.0.1 on a free port, all data in one private directory::
 
     auth0 auth1 auth2   directory authorities (keys from tor-gencert), 10 s voting
     relay0 relay1       non-exit relays (Guard and HSDir flags forced by the authorities)
-    onion               one tor serving two v3 onion services, port 80 -> 127.0.0.1:<target>
+    onion               one tor serving the v3 onion services, port 80 -> 127.0.0.1:<target>
     client              SocksPort + ControlPort (cookie and password authentication)
 
 The order is what makes the first onion fetch reliable (measured on these 2-core machines,
@@ -15,12 +18,16 @@ fetches and is ready many seconds later. :func:`launch` returns when every onion
 is on the HSDirs and each onion really answers through the client's SOCKS port.
 
 Every tor's ``__OwningControllerProcess`` is a sentinel child (``cat`` reading a pipe from
-this process): if the test run is killed, the pipe closes, the sentinel exits and every tor
-exits within tor's ~15 s poll. It is not the pytest pid because stem sends TAKEOWNERSHIP when
+this process): if this process is killed, the pipe closes, the sentinel exits and every tor
+exits within tor's ~15 s poll. It is not our own pid because stem sends TAKEOWNERSHIP when
 its own pid owns the tor, and tor then exits as soon as that one control connection closes.
 
 Authority keys (tor-gencert's 3072-bit RSA, ~2 s of CPU for three) are kept in a cache
-directory between runs when one is given; they are test keys of a throw-away network.
+directory between runs when one is given; they are keys of a throw-away network.
+
+Nothing here prints: progress is in :attr:`TorTestNetwork.timings`, failures are
+:class:`~monitor.errors.TorNetworkError` (with the tor logs' tail) or, when tor is not
+installed, :class:`~monitor.errors.TorUnavailableError` saying how to install it.
 """
 
 from __future__ import annotations
@@ -44,7 +51,19 @@ from pathlib import Path
 import stem
 import stem.control
 
+from monitor.errors import TorNetworkError, TorUnavailableError
 from monitor.tor.auth import StemController
+
+__all__ = [
+    "INSTALL_HINT",
+    "Onion",
+    "TorNetworkError",
+    "TorProcess",
+    "TorTestNetwork",
+    "launch",
+    "require_binaries",
+    "tor_binaries",
+]
 
 N_AUTHORITIES = 3
 N_RELAYS = 2
@@ -53,10 +72,7 @@ VOTING_INTERVAL = 10  # seconds; the smallest V3AuthVotingInterval tor accepts
 FIRST_VOTE_LEAD = 8  # seconds from starting the authorities to their first consensus
 KEY_CACHE_DAYS = 180  # tor-gencert certificates are made for 12 months
 _PREFIX = "cohortwatch-tornet-"
-
-
-class TorNetworkError(RuntimeError):
-    """The test network did not come up; the message carries the tor logs' tail."""
+INSTALL_HINT = "install it with `sudo apt-get install tor` (Debian/Ubuntu; it brings tor-gencert)"
 
 
 def tor_binaries() -> tuple[str, str] | None:
@@ -67,6 +83,19 @@ def tor_binaries() -> tuple[str, str] | None:
     path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin"])
     tor, gencert = shutil.which("tor", path=path), shutil.which("tor-gencert", path=path)
     return (tor, gencert) if tor and gencert else None
+
+
+def require_binaries() -> tuple[str, str]:
+    """Paths of ``tor`` and ``tor-gencert``.
+
+    :raises TorUnavailableError: either is missing; the message says how to install them.
+    """
+    binaries = tor_binaries()
+    if binaries is None:
+        raise TorUnavailableError(
+            f"the private Tor network needs tor and tor-gencert, which are not installed: "
+            f"{INSTALL_HINT}")
+    return binaries
 
 
 def free_ports(count: int) -> list[int]:
@@ -125,7 +154,7 @@ class TorProcess:
 
 @dataclass
 class TorTestNetwork:
-    """The running network, as the tests see it (yielded by the ``tor_network`` fixture).
+    """The running network (the demo's, or the tests' ``tor_network`` fixture).
 
     ``socks_port``, ``control_port``, ``cookie_path`` and ``control_password`` belong to the
     client tor; ``onions`` are the v3 onion services; ``timings`` are seconds from launch
@@ -169,10 +198,12 @@ class TorTestNetwork:
     def logs_tail(self, lines: int = 12) -> str:
         return "\n".join(p.tail(lines) for p in self.processes)
 
-    def stop(self) -> None:
-        """Stop every tor and the sentinel; remove every DataDirectory."""
+    def stop(self, *, remove: bool = True) -> None:
+        """Stop every tor and the sentinel; remove every DataDirectory unless ``remove`` is
+        false (``demo --keep``: the torrcs and logs stay for a look)."""
         stop_all(self.processes, self.sentinel)
-        shutil.rmtree(self.base, ignore_errors=True)
+        if remove:
+            shutil.rmtree(self.base, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- torrc pieces
@@ -245,7 +276,7 @@ def _start(p: TorProcess, tor: str, lines: list[str]) -> None:
     empty = p.directory.parent / "empty-defaults"
     empty.touch()
     with (p.directory / "stdout.log").open("wb") as out:
-        p.proc = subprocess.Popen(
+        p.proc = subprocess.Popen(  # noqa: S603 - an argv list; tor found by tor_binaries()
             [tor, "-f", str(torrc), "--defaults-torrc", str(empty)],
             # one malloc arena: tor's worker threads otherwise keep ~60 MB each of compression
             # buffers (7 tors: ~380 MB twenty seconds in, ~150 MB with this)
@@ -310,14 +341,14 @@ def _generate_keys(gencert: str, tor: str, ps: list[TorProcess]) -> None:
     for p in ps:
         keys = p.directory / "keys"
         keys.mkdir(mode=0o700, exist_ok=True)
-        running.append(subprocess.Popen(
+        running.append(subprocess.Popen(  # noqa: S603 - an argv list, no shell
             [gencert, "--create-identity-key", "--passphrase-fd", "0", "-m", "12",
              "-i", str(keys / "authority_identity_key"),
              "-s", str(keys / "authority_signing_key"),
              "-c", str(keys / "authority_certificate")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         ))
-        running.append(subprocess.Popen(
+        running.append(subprocess.Popen(  # noqa: S603 - an argv list, no shell
             [tor, "--list-fingerprint", "--quiet", "-f", str(empty), "--defaults-torrc",
              str(empty), "--DataDirectory", str(p.directory), "--ORPort", "1",
              "--Nickname", p.name, "--GeoIPFile", "", "--GeoIPv6File", ""],
@@ -406,12 +437,17 @@ def _accepting(port: int) -> Iterator[None]:
 
 
 class _Waiter:
-    """Polls for a condition until the launch deadline, failing early when a tor exits."""
+    """Polls for a condition until the launch deadline, failing early when a tor exits or
+    the caller cancels (the demo launches from a thread and may be interrupted)."""
 
-    def __init__(self, processes: list[TorProcess], deadline: float) -> None:
-        self.processes, self.deadline = processes, deadline
+    def __init__(
+        self, processes: list[TorProcess], deadline: float, cancel: threading.Event | None
+    ) -> None:
+        self.processes, self.deadline, self.cancel = processes, deadline, cancel
 
     def check(self, what: str) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise TorNetworkError(f"the Tor test network's launch was cancelled ({what})")
         for p in self.processes:
             if p.proc is not None and p.proc.poll() is not None:
                 raise TorNetworkError(f"{p.name} exited with status {p.proc.returncode}")
@@ -510,7 +546,8 @@ def stop_all(processes: list[TorProcess], sentinel: subprocess.Popen[bytes] | No
 
 
 def remove_stale(min_age: float = 120.0) -> None:
-    """Remove the directories of networks whose run was killed (their sentinel is gone)."""
+    """Remove the directories of networks in the temporary directory whose run was killed
+    (their sentinel is gone)."""
     for base in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*"):
         try:
             if time.time() - base.stat().st_mtime < min_age:
@@ -524,23 +561,38 @@ def remove_stale(min_age: float = 120.0) -> None:
 
 def start_sentinel() -> subprocess.Popen[bytes]:
     """A child that lives exactly as long as our end of its stdin pipe: the tors' owner."""
-    return subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    cat = shutil.which("cat") or "/bin/cat"
+    return subprocess.Popen(  # noqa: S603 - an argv list, no shell
+        [cat], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
 
 
-def launch(timeout: float = 120.0, key_cache: Path | None = None) -> TorTestNetwork:
+def launch(
+    timeout: float = 120.0,
+    key_cache: Path | None = None,
+    *,
+    parent: Path | None = None,
+    onions: int = N_ONIONS,
+    cancel: threading.Event | None = None,
+) -> TorTestNetwork:
     """Start the network and return once every onion answers through the client.
 
     :param key_cache: where authority keys are kept between runs (None: always generate).
-    :raises TorNetworkError: tor is missing, a tor failed, or the network was not usable
-        within ``timeout`` seconds; the message ends with the tail of every tor's log.
+    :param parent: the directory to create the network's directory in (None: the temporary
+        directory, where networks of killed runs are also cleaned up).
+    :param onions: how many onion services to publish (each forwards to its own target port).
+    :param cancel: when set (from another thread), the launch stops at its next check.
+    :raises TorUnavailableError: tor or tor-gencert is not installed.
+    :raises TorNetworkError: a tor failed, the launch was cancelled, or the network was not
+        usable within ``timeout`` seconds; the message ends with the tail of every tor's log.
         Everything started is stopped and removed before it is raised.
     """
-    binaries = tor_binaries()
-    if binaries is None:
-        raise TorNetworkError("tor and tor-gencert are not installed")
+    binaries = require_binaries()
+    if onions < 1:
+        raise ValueError("the network needs at least one onion service")
     t0 = time.monotonic()
-    remove_stale()
-    base = Path(tempfile.mkdtemp(prefix=_PREFIX))
+    if parent is None:
+        remove_stale()
+    base = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=parent))
     names = [f"auth{i}" for i in range(N_AUTHORITIES)]
     names += [f"relay{i}" for i in range(N_RELAYS)] + ["onion", "client"]
     processes = [TorProcess(name, base / name) for name in names]
@@ -549,7 +601,8 @@ def launch(timeout: float = 120.0, key_cache: Path | None = None) -> TorTestNetw
     sentinel = start_sentinel()
     (base / "sentinel.pid").write_text(str(sentinel.pid))
     try:
-        return _launch(*binaries, base, processes, sentinel, key_cache, t0, t0 + timeout)
+        waiter = _Waiter(processes, t0 + timeout, cancel)
+        return _launch(*binaries, base, processes, sentinel, key_cache, onions, t0, waiter)
     except BaseException as exc:
         tail = "\n".join(p.tail() for p in processes if p.proc is not None)
         stop_all(processes, sentinel)
@@ -566,24 +619,25 @@ def _launch(
     processes: list[TorProcess],
     sentinel: subprocess.Popen[bytes],
     key_cache: Path | None,
+    n_onions: int,
     t0: float,
-    deadline: float,
+    waiter: _Waiter,
 ) -> TorTestNetwork:
     auths = processes[:N_AUTHORITIES]
     relays = processes[N_AUTHORITIES:N_AUTHORITIES + N_RELAYS]
     onion_tor, client = processes[-2:]
-    ports = iter(free_ports(2 * N_AUTHORITIES + N_RELAYS + 3 + N_ONIONS))
+    ports = iter(free_ports(2 * N_AUTHORITIES + N_RELAYS + 3 + n_onions))
     auth_or = [next(ports) for _ in auths]
     auth_dir = [next(ports) for _ in auths]
     relay_or = [next(ports) for _ in relays]
     onion_ctl, socks_port, control_port = next(ports), next(ports), next(ports)
     targets = list(ports)
     timings: dict[str, float] = {}
-    waiter = _Waiter(processes, deadline)
 
     password = "cohortwatch-test-" + os.urandom(6).hex()
-    hashing = subprocess.Popen([tor, "--quiet", "--hash-password", password],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    hashing = subprocess.Popen(  # noqa: S603 - an argv list, no shell
+        [tor, "--quiet", "--hash-password", password],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     if not _cached_keys(key_cache, auths):
         _generate_keys(gencert, tor, auths)
         if key_cache is not None:
@@ -593,6 +647,7 @@ def _launch(
         _dir_authority_line(p, o, d) for p, o, d in zip(auths, auth_or, auth_dir, strict=True)
     ]
     timings["keys"] = time.monotonic() - t0
+    waiter.check("keys")
 
     offset = int(time.time() + FIRST_VOTE_LEAD) % VOTING_INTERVAL
     owner = sentinel.pid

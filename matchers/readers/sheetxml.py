@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from xml.parsers import expat
 
 import pyarrow as pa
 
+from matchers.readers.background import InOrder
 from matchers.readers.cellvalues import XmlTextError
 from matchers.readers.ooxml import Budget, PartError, Workbook, stream_part
-from matchers.readers.sheetcells import Block, Cells, SharedStrings, to_block
+from matchers.readers.sheetcells import BLOCK_BYTES, Block, Cells, SharedStrings, to_block
 from matchers.readers.sheetfast import fast_cells, odd_cell_parser
 from matchers.readers.sheetparse import DtdRefused, SheetHandler
 from matchers.readers.xmlchunks import ItemChunks, Oversized
@@ -88,30 +89,85 @@ def _read(archive: zipfile.ZipFile, part: str, how: SheetReading, budget: Budget
         yield from _read_items(ItemChunks(data, "sheetData", "row", max_row), how)
 
 
+# What a worker hands back: the blocks it made, and the rest of them still to be made
+# (None: all made) — a chunk pointing at a huge shared string from many cells would make
+# far more text than the bound, so beyond it blocks are made one at a time, when used.
+_Done = tuple[list[Block], Iterator[Block] | None]
+_EAGER_BYTES = BLOCK_BYTES
+
+
+def _start(blocks: Iterator[Block]) -> _Done:
+    made: list[Block] = []
+    size = 0
+    for block in blocks:
+        made.append(block)
+        size += block.nbytes
+        if size >= _EAGER_BYTES:
+            return made, blocks
+    return made, None
+
+
+def _blocks(results: Iterator[_Done]) -> Iterator[Block]:
+    for made, rest in results:
+        yield from made
+        if rest is not None:
+            yield from rest
+
+
+def _markup_declared(chunk: bytes) -> bool:
+    """Whether ``chunk`` holds ``<!`` or ``<?`` (a comment, CDATA, a DTD or a processing
+    instruction). Looking for the rare byte first: a search for one byte is a memchr,
+    some 80 times faster than a search for two bytes in text full of ``<``."""
+    return (b"!" in chunk and b"<!" in chunk) or (b"?" in chunk and b"<?" in chunk)
+
+
 def _read_items(chunks: ItemChunks, how: SheetReading) -> Iterator[Block]:
     if not chunks.compact:
         yield from _expat_blocks(chunks.rest(), how)
         return
     odd = odd_cell_parser(how.workbook.kind_of, how.max_record_bytes)
     prefix = chunks.prefix
-    for chunk in chunks:
-        if isinstance(chunk, Oversized):
-            yield Block(0, {}, 0, too_long=1)
-            continue
-        plain = chunk.replace(b"<" + prefix, b"<").replace(b"</" + prefix, b"</") \
-            if prefix else chunk
-        try:
-            cells = fast_cells(plain, how.workbook.kind_of, odd)
-        except NotCompact:
-            if b"<!" in chunk or b"<?" in chunk:
+    # Chunks are read two at a time on worker threads (inflating and cutting the next
+    # ones goes on here meanwhile); their blocks come back in order.
+    with InOrder[_Done]() as pool:
+        source = iter(chunks)
+        while True:
+            try:
+                chunk = next(source, None)
+            except Exception:
+                # The part breaks off here: the rows of the chunks before come first.
+                yield from _blocks(pool.drain())
+                raise
+            if chunk is None:
+                break
+            if isinstance(chunk, Oversized):
+                yield from _blocks(pool.put(([Block(0, {}, 0, too_long=1)], None)))
+            elif _markup_declared(chunk):
+                # A comment, CDATA or processing instruction (the vectorised reader
+                # takes none): expat reads from this chunk to the end of the sheet.
+                yield from _blocks(pool.drain())
                 yield from _expat_blocks(chunks.rest(chunk), how)
                 return
-            cells = _fragment(plain, how)
-        except (IndexError, ValueError, pa.ArrowException):
-            # Damage the shape checks did not foresee: the vectorised path is only a
-            # faster way to the same cells, so expat decides (and reports any error).
-            cells = _fragment(plain, how)
-        yield from how.blocks(cells)
+            else:
+                yield from _blocks(pool.submit(_chunk_blocks, chunk, prefix, how, odd))
+        yield from _blocks(pool.drain())
+
+
+def _chunk_blocks(chunk: bytes, prefix: bytes, how: SheetReading,
+                  odd: Callable[[bytes], tuple[int, str]]) -> _Done:
+    """The blocks of one chunk of whole rows (no comment, CDATA or processing
+    instruction in it): vectorised, or by expat when it is not in the compact form."""
+    plain = chunk.replace(b"<" + prefix, b"<").replace(b"</" + prefix, b"</") \
+        if prefix else chunk
+    try:
+        cells = fast_cells(plain, how.workbook.kind_of, odd)
+    except NotCompact:
+        cells = _fragment(plain, how)
+    except (IndexError, ValueError, pa.ArrowException):
+        # Damage the shape checks did not foresee: the vectorised path is only a
+        # faster way to the same cells, so expat decides (and reports any error).
+        cells = _fragment(plain, how)
+    return _start(how.blocks(cells))
 
 
 def read_sheet(archive: zipfile.ZipFile, part: str, how: SheetReading, budget: Budget,

@@ -344,7 +344,10 @@ def main(argv: list[str] | None = None) -> int:
         cli.main(args=argv, prog_name="cohortwatch", standalone_mode=False)
     except SystemExit as exc:
         return int(exc.code or 0)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("cohortwatch: interrupted", err=True)
+            return 130
         click.echo("cohortwatch: aborted", err=True)
         return EXIT_ERROR
     except click.ClickException as exc:

@@ -320,11 +320,13 @@ def sites_check(obj: Context, name: str, file: Path, url: str | None, detail: bo
 @cli.command()
 @click.option("--keep", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
               help="Keep the generated files and state in DIR.")
-def demo(keep: Path | None) -> None:
+@click.option("--tor", is_flag=True, help="Crawl over a private Tor network on 127.0.0.1 "
+              "(needs Debian's tor: apt-get install tor; ~15 s more).")
+def demo(keep: Path | None, tor: bool) -> None:
     """Run the whole pipeline on synthetic data in a throw-away directory."""
     from monitor.demo import run_demo
 
-    status = run_demo(main, keep)
+    status = run_demo(main, keep, tor=tor)
     if status:
         raise SystemExit(status)
 

@@ -5,6 +5,12 @@ The daemon runs as a subprocess exactly as systemd would start it; this process 
 leak site and the receiver meanwhile. The receiver checks every ``webhook-signature`` the
 way the README tells receivers to (HMAC-SHA256 over ``id.timestamp.body``, constant-time
 comparison) and processes each ``webhook-id`` once.
+
+Without Tor the daemon's config lets it fetch the site at 127.0.0.1 directly
+(``allow_direct``), and the demo says so. With ``--tor`` (an :class:`OnionRoute` of the
+private network, :mod:`monitor.demo_tor`) the site's only mirror is its ``.onion`` address
+and ``[tor]`` names the client tor's SOCKS and control ports: the daemon's fail-closed
+fetcher then has no way to reach the site but through Tor and the onion service.
 """
 
 from __future__ import annotations
@@ -17,24 +23,50 @@ import secrets
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from aiohttp import web
 
 from alerts.signing import sign
 
+if TYPE_CHECKING:
+    from monitor.demo_tor import OnionRoute
+
 __all__ = ["run_daemon_demo"]
 
 _CARD = ('<div class="card"><h3 class="victim">{victim}</h3>'
          '<p class="summary">{summary}</p><a class="more" href="/post/{id}">Read more</a></div>')
 
-_CONFIG = """
+_TOR_NONE = """
 [tor]            # the demo crawls 127.0.0.1 directly: no Tor (a real deployment never does)
 socks = ""
 control = ""
+"""
 
+_TOR_PRIVATE = """
+[tor]            # the client tor of the demo's private Tor network on 127.0.0.1
+socks = "{socks}"
+control = "{control}"
+bootstrap_timeout = 60.0
+"""
+
+_SITE_DIRECT = """
+[sites.demo-leaks]
+mirrors = ["http://127.0.0.1:{site_port}/"]
+allow_direct = true      # loopback only, for the demo and tests
+interval = 3600
+"""
+
+_SITE_ONION = """
+[sites.demo-leaks]
+mirrors = ["http://{onion}/"]   # no allow_direct: through Tor or not at all
+interval = 3600
+"""
+
+_CONFIG = """{tor}
 [metrics]
 listen = ""
 
@@ -56,12 +88,7 @@ name = "soc"
 url = "http://127.0.0.1:{hook_port}/hook"
 secret_file = "{secret_file}"
 trusted = true
-
-[sites.demo-leaks]
-mirrors = ["http://127.0.0.1:{site_port}/"]
-allow_direct = true      # loopback only, for the demo and tests
-interval = 3600
-
+{site}
 [sites.demo-leaks.parser]
 type = "html"
 post = "div.card"
@@ -96,7 +123,7 @@ class _Receiver:
         return web.Response(status=204)
 
 
-def _site(archive: Path) -> web.Application:
+def _site(archive: Path, requests: list[str]) -> web.Application:
     posts = [
         {"id": 1, "victim": "Acme Logistics B.V.", "summary": "Contracts and HR files."},
         {"id": 2, "victim": "Clinical Diagnostics NMDL",
@@ -118,22 +145,29 @@ def _site(archive: Path) -> web.Application:
     async def file(_r: web.Request) -> web.FileResponse:
         return web.FileResponse(archive)
 
-    app = web.Application()
+    @web.middleware
+    async def record(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        requests.append(f"{request.method} {request.path}")
+        return await handler(request)
+
+    app = web.Application(middlewares=[record])
     app.router.add_get("/", listing)
     app.router.add_get("/post/{id}", detail)
     app.router.add_get("/files/proof-sample.zip", file)
     return app
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
+async def _serve(app: web.Application, port: int = 0) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     return runner, runner.addresses[0][1]
 
 
-async def _demo(work: Path, state: Path, archive: Path) -> int:
+async def _demo(work: Path, state: Path, archive: Path, route: OnionRoute | None) -> int:
     secret = secrets.token_bytes(32)
     secret_file = work / "webhook-soc"
     secret_file.write_text("whsec_" + base64.b64encode(secret).decode())
@@ -141,25 +175,47 @@ async def _demo(work: Path, state: Path, archive: Path) -> int:
     receiver = _Receiver(secret)
     hook_app = web.Application()
     hook_app.router.add_post("/hook", receiver.hook)
-    site_runner, site_port = await _serve(_site(archive))
+    requests: list[str] = []
+    site_runner, site_port = await _serve(_site(archive, requests),
+                                          route.target_port if route else 0)
     hook_runner, hook_port = await _serve(hook_app)
+    if route is None:
+        tor = _TOR_NONE
+        site = _SITE_DIRECT.format(site_port=site_port)
+    else:
+        tor = _TOR_PRIVATE.format(socks=route.socks, control=route.control)
+        site = _SITE_ONION.format(onion=route.onion)
     config = work / "cohortwatch.toml"
-    config.write_text(_CONFIG.format(hook_port=hook_port, site_port=site_port,
+    config.write_text(_CONFIG.format(tor=tor, site=site, hook_port=hook_port,
                                      secret_file=secret_file))
-    click.echo("Now the daemon. A leak site runs on 127.0.0.1 and lists the watched victim "
-               "with the leaked file as a zip;\na webhook receiver checks signatures. "
-               "NOTE: the demo crawls 127.0.0.1 directly, WITHOUT Tor\n(`allow_direct` in "
-               "its config) — a real deployment sends every request through Tor.")
+    if route is None:
+        click.echo("Now the daemon. A leak site runs on 127.0.0.1 and lists the watched victim "
+                   "with the leaked file as a zip;\na webhook receiver checks signatures. "
+                   "NOTE: the demo crawls 127.0.0.1 directly, WITHOUT Tor\n(`allow_direct` in "
+                   "its config) — a real deployment sends every request through Tor.\n"
+                   "(`cohortwatch demo --tor` crawls over a private Tor network instead.)")
+    else:
+        click.echo(f"Now the daemon, OVER TOR. A leak site runs on 127.0.0.1:{site_port} and "
+                   "lists the watched victim with the\nleaked file as a zip; it is published "
+                   f"as the onion service http://{route.onion}/ of the private network.\n"
+                   "The daemon's config sends every request through the client tor and names "
+                   "the site by its .onion\naddress only (no `allow_direct`): through Tor or not "
+                   "at all. A webhook receiver checks signatures.")
+        for line in (tor + site).strip().splitlines():
+            click.echo(f"  {line}")
     click.echo(f"$ cohortwatch --config {config} run")
+    started = time.monotonic()
+    arrived: float | None = None
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "monitor.cli", "--state-dir", str(state), "--config",
         str(config), "run", stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 180
+        deadline = started + 180
         while time.monotonic() < deadline and proc.returncode is None:
             kinds = {a["type"] for a in receiver.alerts.values()}
             if {"post.watchlist_matched", "dataset.matched"} <= kinds:
+                arrived = time.monotonic() - started
                 break
             await asyncio.sleep(0.2)
     finally:
@@ -168,10 +224,15 @@ async def _demo(work: Path, state: Path, archive: Path) -> int:
         _out, err = await proc.communicate()
         await site_runner.cleanup()
         await hook_runner.cleanup()
+    words = (" crawl ", "event", "error", " tor ") if route else (" crawl ", "event", "error")
     for line in err.decode(errors="replace").splitlines():
-        if " crawl " in line or "event" in line or "error" in line:
+        if any(word in line for word in words):
             click.echo(f"  daemon: {line[:160]}")
-    click.echo(f"daemon stopped (exit status {proc.returncode}).\n")
+    click.echo(f"daemon stopped (exit status {proc.returncode})"
+               + (f"; both alerts arrived {arrived:.1f} s after it started." if arrived else "."))
+    via = f"through the onion service {route.onion}" if route else "directly, without Tor"
+    click.echo(f"The leak site answered {len(requests)} request(s), all {via}: "
+               f"{', '.join(requests) or 'none'}\n")
     return _show(receiver)
 
 
@@ -201,6 +262,12 @@ def _show(receiver: _Receiver) -> int:
     return 0
 
 
-def run_daemon_demo(work: Path, state: Path, archive: Path) -> int:
-    """Run the daemon part of the demo; 0 when both alerts arrived verified."""
-    return asyncio.run(_demo(work, state, archive))
+def run_daemon_demo(
+    work: Path, state: Path, archive: Path, route: OnionRoute | None = None
+) -> int:
+    """Run the daemon part of the demo; 0 when both alerts arrived verified.
+
+    :param route: the private Tor network's client and the leak site's onion service;
+        None: the daemon fetches the site at 127.0.0.1 directly (``allow_direct``).
+    """
+    return asyncio.run(_demo(work, state, archive, route))

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import logging
 import os
 import re
 import shutil
@@ -53,6 +54,10 @@ import stem.control
 
 from monitor.errors import TorNetworkError, TorUnavailableError
 from monitor.tor.auth import StemController
+
+# stem sets its logger to TRACE at import and logs every command (the launch polls the
+# bootstrap phase many times a second): only its warnings reach the demo's stderr.
+logging.getLogger("stem").setLevel(logging.WARNING)
 
 __all__ = [
     "INSTALL_HINT",

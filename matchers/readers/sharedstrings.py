@@ -18,12 +18,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from matchers.readers.background import InOrder
 from matchers.readers.cellvalues import XmlTextError
 from matchers.readers.ooxml import Budget, PartError, stream_part
 from matchers.readers.sheetcells import SharedStrings
 from matchers.readers.sheetfast import fast_strings
 from matchers.readers.sheetparse import DtdRefused, SharedStringsHandler
-from matchers.readers.xmlchunks import ItemChunks, Oversized
+from matchers.readers.xmlchunks import ItemChunks, Oversized, markup_declared
 from matchers.readers.xmlscan import NotCompact
 
 __all__ = ["MAX_TABLE_BYTES", "read_shared_strings"]
@@ -79,6 +80,25 @@ def _expat(table: _Table, data: object) -> None:
         table.drain(handler)
 
 
+_Strings = tuple[pa.Array, list[int]]  # a chunk's strings, and which are over the limit
+
+
+def _chunk_strings(chunk: bytes, prefix: bytes, max_text: int) -> _Strings:
+    """The strings of one chunk of whole ``<si>`` elements (no comment, CDATA or
+    processing instruction in it): vectorised, or by expat when not in the compact form.
+
+    :raises expat.ExpatError, XmlTextError: the chunk is not well-formed.
+    """
+    plain = chunk.replace(b"<" + prefix, b"<").replace(b"</" + prefix, b"</") \
+        if prefix else chunk
+    try:
+        return fast_strings(plain, max_text)
+    except NotCompact:
+        handler = SharedStringsHandler(max_text)
+        handler.parser().Parse(b"<sst>" + plain + b"</sst>", True)
+        return pa.array(handler.values, pa.string()), handler.over
+
+
 def read_shared_strings(
     archive: zipfile.ZipFile, part: str, budget: Budget, max_text: int
 ) -> SharedStrings:
@@ -95,21 +115,24 @@ def read_shared_strings(
             _expat(table, chunks.rest())
             return table.result()
         prefix = chunks.prefix
-        for chunk in chunks:
-            if isinstance(chunk, Oversized):
-                table.add(pa.array([""], pa.string()), [0])
-                continue
-            plain = chunk.replace(b"<" + prefix, b"<").replace(b"</" + prefix, b"</") \
-                if prefix else chunk
-            try:
-                table.add(*fast_strings(plain, max_text))
-            except NotCompact:
-                if b"<!" in chunk or b"<?" in chunk:
+        # Chunks are read two at a time on worker threads while this one inflates and
+        # cuts the next; the strings come back in order.
+        with InOrder[_Strings]() as pool:
+            for chunk in chunks:
+                if isinstance(chunk, Oversized):
+                    done = pool.put((pa.array([""], pa.string()), [0]))
+                elif markup_declared(chunk):
+                    for strings in pool.drain():
+                        table.add(*strings)
                     _expat(table, chunks.rest(chunk))
                     break
-                handler = SharedStringsHandler(max_text)
-                handler.parser().Parse(b"<sst>" + plain + b"</sst>", True)
-                table.drain(handler)
+                else:
+                    done = pool.submit(_chunk_strings, chunk, prefix, max_text)
+                for strings in done:
+                    table.add(*strings)
+            else:
+                for strings in pool.drain():
+                    table.add(*strings)
     except DtdRefused:
         raise PartError("shared strings table declares a DTD (refused)") from None
     except (expat.ExpatError, XmlTextError):

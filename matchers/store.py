@@ -7,6 +7,7 @@ keyed encodings only (see docs/architecture.md, threat model).
 
 from __future__ import annotations
 
+import errno
 import random
 import sqlite3
 import time
@@ -14,10 +15,10 @@ from pathlib import Path
 
 import sqlite_utils
 
-from matchers.errors import StateError
+from matchers.errors import StateError, StateFullError
 from matchers.history import ensure_history
 
-__all__ = ["DB_NAME", "open_db"]
+__all__ = ["DB_NAME", "is_storage_full", "open_db"]
 
 DB_NAME = "cohortwatch.db"
 SCHEMA_VERSION = 1
@@ -113,3 +114,23 @@ def _ensure_schema(db: sqlite_utils.Database) -> None:
             pk=("cohort_id", "name", "part"),
             foreign_keys=[("cohort_id", "cohorts", "id")],
         )
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a full disk or quota: SQLite's "database or
+    disk is full", or ENOSPC/EDQUOT from a file write. A long-running process says so in
+    plain words and tries again later instead of failing as if it had a bug."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, StateFullError):
+            return True
+        if isinstance(current, sqlite3.Error) and (
+                getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+                or "database or disk is full" in str(current)):
+            return True
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -32,6 +32,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from alerts import Deliverer, Outbox, alert_from_event
@@ -39,7 +40,7 @@ from matchers.archives import Terminated
 from matchers.errors import CohortwatchError
 from matchers.resident import ResidentCohorts
 from matchers.scan import ScanOptions
-from matchers.store import DB_NAME
+from matchers.store import DB_NAME, is_storage_full
 from monitor import systemd
 from monitor.config import Config, load_config
 from monitor.context import Context
@@ -94,6 +95,7 @@ class Daemon:
         self.outbox: Outbox | None = None
         self.deliverer: Deliverer | None = None
         self.resident = ResidentCohorts()
+        self._not_before: dict[str, float] = {}  # site → no crawl before (monotonic)
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -179,6 +181,16 @@ class Daemon:
         events again, which :meth:`Outbox.enqueue` ignores (one row per webhook-id and
         endpoint), so nothing is lost and nothing is sent twice.
         """
+        try:
+            return self._bridge_events()
+        except Exception as exc:
+            if not is_storage_full(exc):
+                raise
+            # The events stay in their table and the cursor where it was: bridged later.
+            log.error(self._full_message("events are turned into alerts"))
+            return 0
+
+    def _bridge_events(self) -> int:
         db = self.ctx.db
         row = db.execute("select value from meta where key = 'alerts_event_cursor'").fetchone()
         cursor = int(row[0]) if row else 0
@@ -232,8 +244,10 @@ class Daemon:
         gate = asyncio.Semaphore(max(1, self.config.crawler.concurrency))
         while not self.stop.is_set():
             sites = [s for s in self.config.sites if s.enabled]
+            held = {name for name, until in self._not_before.items()
+                    if until > time.monotonic()}
             for site in self.crawler.due(sites):
-                if site.name not in self.state.inflight:
+                if site.name not in self.state.inflight and site.name not in held:
                     self.state.inflight.add(site.name)
                     tg.create_task(self._crawl(site, gate), name=f"crawl-{site.name}")
             with contextlib.suppress(TimeoutError):
@@ -254,13 +268,34 @@ class Daemon:
                 self.bridge_events()
         except Terminated:
             log.info("crawl stopped by shutdown", extra={"site": site.name})
-        except Exception:  # one site's bug must not stop the service
+        except Exception as exc:  # one site's bug must not stop the service
             self.state.failures += 1
-            log.exception("crawl raised; the daemon goes on", extra={"site": site.name})
-            self.crawler.store.update_site(site.name, next_due=self.crawler._due(
-                utcnow(), site, 1))
+            if is_storage_full(exc):
+                log.error(self._full_message("crawl of this site is retried"),
+                          extra={"site": site.name, "reason": str(exc)})
+            else:
+                log.exception("crawl raised; the daemon goes on", extra={"site": site.name})
+            self._retry_later(site)
         finally:
             self.state.inflight.discard(site.name)
+
+    def _full_message(self, then: str) -> str:
+        return (f"no space left on the disk of the state directory {self.state_dir}: free "
+                f"space there; nothing is lost, the {then} once writes succeed again")
+
+    def _retry_later(self, site: Any) -> None:
+        """After a failed crawl: the site's next try, recorded in the database and — should
+        that write fail too (a full disk) — kept here, so the site is not crawled again at
+        every tick."""
+        assert self.crawler is not None  # noqa: S101
+        due = self.crawler._due(utcnow(), site, 1)
+        wait = (datetime.fromisoformat(due) - utcnow()).total_seconds()
+        self._not_before[site.name] = time.monotonic() + wait
+        try:
+            self.crawler.store.update_site(site.name, next_due=due)
+        except Exception as exc:  # noqa: BLE001 - the in-memory hold above stands in
+            log.warning("next crawl time not recorded; held in memory",
+                        extra={"site": site.name, "reason": str(exc)})
 
     async def _watch_tor(self) -> None:
         bad = 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -57,15 +58,22 @@ class Site:
         self.sent = 0
         self.listings = 0
         self.served = 0  # complete downloads of the real archive
+        self.quiet = False  # True: the listing shows an unwatched victim only
+        self.file_requests = 0
 
     async def listing(self, _r: web.Request) -> web.Response:
         self.listings += 1
+        if self.quiet:
+            return web.Response(content_type="text/html", text=(
+                '<div class="card"><h3 class="victim">Acme Holding</h3>'
+                '<a class="more" href="/post/9">more</a></div>'))
         return web.Response(content_type="text/html", text=(
             '<div class="card"><h3 class="victim">Clinical Diagnostics</h3>'
             '<a class="more" href="/post/1">more</a>'
             '<a class="file" href="/files/dump.zip">dump.zip</a></div>'))
 
     async def file(self, request: web.Request) -> web.StreamResponse:
+        self.file_requests += 1
         if not self.endless:
             resp = web.Response(body=self.archive)
             await resp.prepare(request)
@@ -238,3 +246,121 @@ async def test_sigkill_during_matching(cohort, tmp_path: Path) -> None:
             "select data from events where type = 'dataset.matched'").fetchone()
     assert json.loads(data)["members_matched"] == 10  # the 10 members among the rows
     assert _leftovers(state) == []
+
+
+def _mount_tmpfs(where: Path, size: str) -> bool:
+    """A small filesystem of our own for the state dir, so that it can really fill up
+    (root only; elsewhere the test is skipped)."""
+    import subprocess
+
+    where.mkdir()
+    if os.geteuid() != 0:
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
+                           str(where)], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def _fill(where: Path) -> Path:
+    """Fill the filesystem of ``where`` to the last byte."""
+    filler = where / "filler"
+    block = b"\0" * (64 << 10)
+    with filler.open("wb", buffering=0) as fh:
+        while True:
+            try:
+                fh.write(block)
+            except OSError:
+                break
+    while True:  # and the last partial block
+        try:
+            with filler.open("ab", buffering=0) as fh:
+                fh.write(b"\0" * 512)
+        except OSError:
+            return filler
+
+
+def _with_scans(archive: bytes) -> bytes:
+    """The posted zip plus 3 MB of scanned images: more than the space left in phase 2."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO(archive)
+    with zipfile.ZipFile(buf, "a", zipfile.ZIP_STORED) as z:
+        z.writestr("export/scan-0001.tif", os.urandom(3 << 20))
+    return buf.getvalue()
+
+
+def _file_attempts(state: Path) -> list[int]:
+    with sqlite3.connect(state / "cohortwatch.db") as db:
+        return [r[0] or 0 for r in db.execute("select attempts from post_files")]
+
+
+@pytest.mark.crash
+async def test_state_dir_full(cohort, tmp_path: Path) -> None:
+    """The state dir's disk fills up while the daemon runs — first so full that the
+    database cannot be written, then with room for the database but not for a posted
+    file. The daemon says so, keeps running, counts no download attempt, and once space
+    is freed the post is downloaded, matched and alerted: nothing lost."""
+    import shutil
+    import subprocess
+
+    from webhook_receiver import Receiver, make_secret
+
+    state = tmp_path / "state"
+    if not _mount_tmpfs(state, "24m"):
+        pytest.skip("needs root to mount a small tmpfs for the state dir")
+    try:
+        for item in cohort[0].iterdir():
+            shutil.copy2(item, state / item.name)
+        site = Site(_with_scans(cohort[1]))
+        site.endless = False
+        site.quiet = True  # no watched post yet
+        server = await site.start()
+        receiver = await Receiver(secrets={"soc": make_secret(4)}).start()
+        secret = tmp_path / "webhook-soc"
+        secret.write_text(make_secret(4))
+        secret.chmod(0o600)
+        config = tmp_path / "c.toml"
+        config.write_text(
+            CONFIG.format(socks="", port=server.port, direct="true")
+            + f'\n[alerts]\ninitial_backoff = 0.5\npoll_interval = 0.5\n'
+              f'[[alerts.endpoints]]\nname = "soc"\nurl = "{receiver.url("soc")}"\n'
+              f'secret_file = "{secret}"\n')
+        daemon = start("--config", config, "run", state=state)
+        try:
+            await _until(lambda: site.listings >= 2, timeout=60)
+            # Phase 1: not a byte left. Each crawl fails at its first database write.
+            filler = _fill(state)
+            site.quiet = False  # the watched post appears while the disk is full
+            await asyncio.sleep(6)
+            assert daemon.proc.poll() is None  # still running
+            assert site.file_requests == 0 and "dataset.matched" not in _events(state)
+            # Phase 2: room for the database, not for the posted file.
+            filler.unlink()
+            filler = _fill(state)
+            os.truncate(filler, max(0, filler.stat().st_size - (1 << 20)))
+            await _until(lambda: site.file_requests >= 2, timeout=60)
+            assert daemon.proc.poll() is None
+            assert _file_attempts(state) == [0]  # the file is not given up on
+            assert "dataset.matched" not in _events(state)
+            # Space again: everything that was held back goes through, once.
+            filler.unlink()
+            await _until(lambda: "dataset.matched" in _events(state), timeout=60)
+            await _until(lambda: any(a.json()["type"] == "dataset.matched"
+                                     for a in receiver.of("soc")), timeout=60)
+            daemon.proc.send_signal(signal.SIGTERM)
+            result = await asyncio.to_thread(daemon.result, 30)
+        finally:
+            if daemon.proc.poll() is None:
+                daemon.proc.kill()
+            await server.close()
+            await receiver.stop()
+        assert result.returncode == 0, result
+        assert "Traceback" not in result.stderr
+        assert "no space left on the disk of the state directory" in result.stderr
+        assert "no space left to download or unpack posted file" in result.stderr
+        assert _events(state).count("dataset.matched") == 1
+        assert [a.json()["type"] for a in receiver.of("soc")].count("dataset.matched") == 1
+        assert _leftovers(state) == []
+    finally:
+        subprocess.run(["umount", "-l", str(state)], check=False)

@@ -28,7 +28,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from matchers.errors import CohortwatchError
+from matchers.errors import CohortwatchError, StateFullError
+from matchers.store import is_storage_full
 from monitor.crawl.backoff import next_due
 from monitor.crawl.datasets import DatasetMatcher, archive_password, file_name_for
 from monitor.crawl.identity import KnownPost, assign_posts, post_key, url_key
@@ -411,21 +412,38 @@ class Crawler:
                 path, password=archive_password(row.get("description")))
         except TorUnavailableError:
             raise
-        except DownloadError as exc:
+        except Exception as exc:
+            if is_storage_full(exc):
+                # Not the file's failure: it is tried again, with no attempt counted,
+                # once the state directory has space.
+                raise StateFullError(
+                    f"site {site.name}: no space left to download or unpack posted file "
+                    f"{f['id']}; it is fetched again once there is space") from exc
+            if not isinstance(exc, CohortwatchError):
+                raise
+            self._file_failed(site, row, f, now, attempts, exc)
+            return
+        finally:
+            DatasetMatcher.remove(directory)
+        self._file_matched(site, row, f, now, attempts, size, result, out)
+
+    def _file_failed(self, site: Any, row: dict[str, Any], f: dict[str, Any], now: datetime,
+                     attempts: int, exc: CohortwatchError) -> None:
+        if isinstance(exc, DownloadError):
             too_big = "limit" in str(exc)
             self.store.update_file(f["id"], now, attempts=attempts, error=str(exc)[:300],
                                    status="skipped" if too_big else "failed")
             log.warning("posted file not downloaded", extra={"site": site.name,
                                                              "post": row["id"]})
             return
-        except CohortwatchError as exc:
-            self.store.update_file(f["id"], now, attempts=attempts, error=str(exc)[:300],
-                                   status="failed")
-            log.warning("posted file not matched", extra={"site": site.name, "post": row["id"],
-                                                          "reason": str(exc)})
-            return
-        finally:
-            DatasetMatcher.remove(directory)
+        self.store.update_file(f["id"], now, attempts=attempts, error=str(exc)[:300],
+                               status="failed")
+        log.warning("posted file not matched", extra={"site": site.name, "post": row["id"],
+                                                      "reason": str(exc)})
+
+    def _file_matched(self, site: Any, row: dict[str, Any], f: dict[str, Any],
+                      now: datetime, attempts: int, size: int, result: Any,
+                      out: CrawlOutcome) -> None:
         first = result.reports[0]
         members = result.members_matched
         out.members_matched += members

@@ -34,6 +34,7 @@ import aiohttp
 from aiohttp_socks import ProxyConnectionError, ProxyConnector, ProxyError, ProxyTimeoutError
 from yarl import URL
 
+from matchers.store import is_storage_full
 from monitor.errors import (
     DirectConnectionRefused,
     DownloadError,
@@ -270,6 +271,8 @@ class Fetcher:
                 except (ProxyConnectionError, ConnectionRefusedError) as exc:
                     raise self._unreachable(site, url, route, exc) from None
                 except _TRANSIENT as exc:
+                    if is_storage_full(exc):
+                        raise  # our disk, not the site: retrying now would fail alike
                     out.flush()
                     have = out.tell()
                     last = _reason(exc)

@@ -140,13 +140,16 @@ def to_block(
     if not len(where):
         return
     kept = cells.row[where]  # in document order, so sorted
-    rows = kept[np.concatenate(([True], kept[1:] != kept[:-1]))]
-    slot = np.searchsorted(rows, kept)  # each kept cell's row among the kept rows
-    row_bytes = np.bincount(slot, weights=lengths[where], minlength=len(rows))
+    new_row = np.empty(len(kept), dtype=bool)
+    new_row[0] = True
+    np.not_equal(kept[1:], kept[:-1], out=new_row[1:])
+    slot = np.cumsum(new_row) - 1  # each kept cell's row among the kept rows
+    rows = int(slot[-1]) + 1
+    row_bytes = np.bincount(slot, weights=lengths[where], minlength=rows)
     # Cut the rows into groups of at most BLOCK_BYTES (a row is never cut).
     group = (np.cumsum(row_bytes) // BLOCK_BYTES).astype(np.int64)
     starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
-    ends = np.append(starts[1:], len(rows))
+    ends = np.append(starts[1:], rows)
     for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
         first, last = np.searchsorted(slot, [lo, hi])
         part = where[first:last]
@@ -159,18 +162,45 @@ def _layout(
     size: int, table: SharedStrings,
 ) -> Block:
     """One block: cells (where their text is, see :func:`to_block`; their column and row
-    slot) as one string array per column."""
-    from_table = np.flatnonzero(source < 0)
-    if len(from_table):  # shared strings, copied out of the table once for this block
-        looked_up = table.values.take(pa.array(-1 - source[from_table]))
-        source = source.copy()
-        source[from_table] = len(text) + np.arange(len(from_table))
-        text = pa.concat_arrays([text, looked_up])
+    slot) as one string array per column.
+
+    Each column is one take, straight from the shared strings table when all its cells
+    point there (the usual text column of an Excel sheet) or from ``text`` when none
+    does; only a column mixing both gets its shared strings copied out first."""
+    columns: dict[int, pa.Array] = {}
+    for col, part in _by_column(cols):
+        src = source[part]
+        shared = src < 0
+        if not shared.any():
+            values, index = text, src
+        elif shared.all():
+            values, index = table.values, -1 - src
+        else:  # shared strings copied out of the table once, after this column's own text
+            values = pa.concat_arrays([text, table.values.take(pa.array(-1 - src[shared]))])
+            index = src.copy()
+            index[shared] = len(text) + np.arange(np.count_nonzero(shared))
+        at_row = slot[part]
+        # Slots never decrease (document order): as many distinct ones as rows are all.
+        if len(at_row) == rows and np.all(at_row[1:] != at_row[:-1]):
+            columns[col] = values.take(pa.array(index))  # a value in every row
+            continue
+        at = np.full(rows, -1, dtype=np.int64)
+        at[at_row] = index  # a column written twice in a row: the last counts
+        columns[col] = values.take(pa.array(at, mask=at < 0))
+    return Block(rows, columns, size)
+
+
+def _by_column(cols: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """Each column of ``cols`` (in increasing order) with the positions of its cells, in
+    their order: a pass per column when a sheet has few, else one stable sort."""
+    if not len(cols):
+        return
+    used = np.flatnonzero(np.bincount(cols)) if cols.max() < 1 << 16 else np.unique(cols)
+    if len(used) <= 32:
+        for col in used.tolist():
+            yield col, np.flatnonzero(cols == col)
+        return
     by_col = np.argsort(cols, kind="stable")
     bounds = np.flatnonzero(np.diff(cols[by_col])) + 1
-    columns: dict[int, pa.Array] = {}
     for part in np.split(by_col, bounds):
-        at = np.full(rows, -1, dtype=np.int64)
-        at[slot[part]] = source[part]  # a column written twice in a row: the last counts
-        columns[int(cols[part[0]])] = text.take(pa.array(at, mask=at < 0))
-    return Block(rows, columns, size)
+        yield int(cols[part[0]]), part

@@ -31,8 +31,13 @@ def resolve_key_path(state_dir: Path, configured: Path | None = None) -> Path:
     if configured is not None:
         return configured
     creds = os.environ.get("CREDENTIALS_DIRECTORY")
-    if creds and (Path(creds) / CREDENTIAL_NAME).exists():
-        return Path(creds) / CREDENTIAL_NAME
+    if creds:
+        credential = Path(creds) / CREDENTIAL_NAME
+        try:
+            if credential.exists():
+                return credential
+        except OSError:
+            return credential  # there but not readable: load_key says so, clearly
     return state_dir / "secret.key"
 
 
@@ -66,19 +71,25 @@ def load_key(path: Path) -> bytes:
     """
     try:
         st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise KeyFileError(f"secret key {path} is not a regular file")
+        if st.st_mode & 0o077:
+            raise KeyFilePermissionError(
+                f"secret key {path} has mode {stat.S_IMODE(st.st_mode):04o} and can be read "
+                f"by others; fix it with `chmod 600 {path}` (0600 or 0400 are accepted)"
+            )
+        data = path.read_bytes()
     except FileNotFoundError:
         raise KeyFileError(
             f"secret key {path} not found: run `cohortwatch init` to create one, or point "
             "--config key_file / $CREDENTIALS_DIRECTORY at the existing key"
         ) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise KeyFileError(f"secret key {path} is not a regular file")
-    if st.st_mode & 0o077:
-        raise KeyFilePermissionError(
-            f"secret key {path} has mode {stat.S_IMODE(st.st_mode):04o} and can be read by "
-            f"others; fix it with `chmod 600 {path}` (0600 or 0400 are accepted)"
-        )
-    data = path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(
+            f"secret key {path} cannot be read ({exc.strerror}): run cohortwatch as the user "
+            "that owns the key — under systemd, the service's user receives it through "
+            "LoadCredential= (use cohortwatch-admin for commands on the service's state)"
+        ) from None
     if len(data) != KEY_BYTES:
         raise KeyFileError(
             f"secret key {path} holds {len(data)} bytes, expected {KEY_BYTES}; restore the "

@@ -53,3 +53,40 @@ def test_systemd_credential_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
     assert resolve_key_path(tmp_path / "state") == creds / "cohortwatch.key"
     assert resolve_key_path(tmp_path / "state", tmp_path / "x") == tmp_path / "x"
+
+
+def test_a_key_the_user_may_not_read_is_a_clear_error(tmp_path: Path) -> None:
+    """A credential the command's user cannot reach (a command run as another user than
+    the service's) once ended in a PermissionError traceback."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    create_key(creds / "cohortwatch.key")
+    state = tmp_path / "state"
+    state.mkdir()
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        # Root reads anything: without its file-permission override it reads like a user,
+        # and a credentials directory of another user's is closed to it.
+        if shutil.which("setpriv") is None:
+            pytest.skip("setpriv (util-linux) is needed to drop root's override")
+        prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
+        os.chown(creds, 65534, 65534)
+        creds.chmod(0o700)
+    else:
+        creds.chmod(0o000)
+    try:
+        done = subprocess.run(
+            [*prefix, sys.executable, "-m", "monitor.cli", "--state-dir", str(state), "cohort",
+             "list"], env=cli_env({"CREDENTIALS_DIRECTORY": str(creds)}), capture_output=True,
+            text=True, check=False)
+    finally:
+        creds.chmod(0o700)
+    assert done.returncode == 2, done
+    assert "cannot be read (Permission denied)" in done.stderr
+    assert "Traceback" not in done.stderr

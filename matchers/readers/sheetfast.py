@@ -74,7 +74,8 @@ def _columns(tags: Tags, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     at = tags.lt[cells] + 6  # after '<c r="'
     data = tags.bytes
-    b0, b1, b2 = (data[at + k].astype(np.int32) - 64 for k in range(3))  # 'A' -> 1
+    word = tags.word(at).astype(np.int32)
+    b0, b1, b2 = ((word >> (8 * k) & 0xFF) - 64 for k in range(3))  # 'A' -> 1
     up0, up1, up2 = ((b >= 1) & (b <= 26) for b in (b0, b1, b2))
     two = up0 & up1
     three = two & up2
@@ -140,13 +141,13 @@ def fast_cells(chunk: bytes, kind_of: KindOf, parse_odd: Callable[[bytes], tuple
     plain = b"&" not in chunk and b"\r" not in chunk and (b"_" not in chunk
                                                            or b"_x" not in chunk)
     is_row = code == x.ROW
-    row_of = np.cumsum(is_row)[cells] - 1
+    row_of = np.cumsum(is_row, dtype=np.int64)[cells] - 1
     if len(cells) and row_of[0] < 0:
         raise NotCompact("a cell outside a row")
     col, attrs_at = _columns(tags, cells)
-    closed = tags.closed(cells)
-    after = tags.following(cells, 5).astype(np.int32) & 31
-    sig = after[:, 0] | after[:, 1] << 5 | after[:, 2] << 10 | after[:, 3] << 15 | after[:, 4] << 20
+    cell_gt = tags.gt(cells)
+    closed = tags.bytes[cell_gt - 1] == ord("/")
+    sig = tags.shapes(cells, 5)
     span = np.where(closed, 1, 0)
     value_at = np.full(len(cells), -1, dtype=np.int64)
     for width, shape, length, value in _FORMS:
@@ -154,6 +155,8 @@ def fast_cells(chunk: bytes, kind_of: KindOf, parse_odd: Callable[[bytes], tuple
         span[match] = length
         if value is not None:
             value_at[match] = value
+        if span.all():  # every cell has its form: the rarer forms need no look
+            break
     value_tag = np.where(value_at >= 0, cells + value_at, -1)
 
     odd = np.flatnonzero(span == 0)
@@ -167,7 +170,7 @@ def fast_cells(chunk: bytes, kind_of: KindOf, parse_odd: Callable[[bytes], tuple
         span[odd] = ends[at] - cells[odd] + 1
     _check_coverage(code, cells, span)
 
-    kind = _kinds(chunk, attrs_at, tags.gt(cells) - closed, kind_of)
+    kind = _kinds(chunk, attrs_at, cell_gt - closed, kind_of)
     kind[span <= 3] = Kind.EMPTY
     kind[(value_tag < 0) & (span == 4)] = Kind.EMPTY  # <f>..</f> without a value
     is_inline = np.zeros(len(cells), dtype=bool)

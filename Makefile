@@ -25,6 +25,8 @@ test: $(STAMP)
 	  { echo "installing tor (the Tor network tests)"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q tor; }
 	@command -v systemd-analyze >/dev/null 2>&1 || \
 	  { echo "installing systemd (systemd-analyze: the unit file tests)"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q systemd; }
+	@[ -x /usr/bin/dbus-daemon ] || \
+	  { echo "installing dbus (the unit under a live systemd)"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dbus; }
 	@[ "$$(uname -m)" != x86_64 ] || [ -e /usr/include/x86_64-linux-gnu/asm/unistd_64.h ] || \
 	  { echo "installing linux-libc-dev (syscall numbers: the unit's sandbox test)"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q linux-libc-dev; }
 	$(BIN)/ruff check .

@@ -24,6 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.parsers import expat
 
+try:
+    from isal import isal_zlib as _isal_zlib
+except ImportError:  # pragma: no cover - a dependency; zlib is the fallback
+    _isal_zlib = None
+
 from matchers.readers.cellvalues import Kind
 from matchers.readers.sheetparse import DtdRefused, new_parser
 
@@ -44,8 +49,11 @@ MAX_ENTRIES = 100_000
 MAX_DIRECTORY_BYTES = 64 << 20
 SMALL_PART_BYTES = 64 << 20  # workbook.xml, relationships, styles
 READ_BYTES = 1 << 20
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError,
-              ValueError, OSError, KeyError, struct.error)  # fmt: skip
+ZIP_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError,
+    OSError, KeyError, struct.error)  # fmt: skip
+if _isal_zlib is not None:
+    ZIP_ERRORS += (_isal_zlib.error,)
 
 _REL = "/relationships"  # end of the relationships namespace (transitional and strict)
 _SHEET_TYPES = ("/worksheet",)
@@ -141,15 +149,64 @@ def open_zip(path: Path) -> zipfile.ZipFile:
 def stream_part(archive: zipfile.ZipFile, name: str, budget: Budget) -> Iterator[bytes]:
     """The decompressed bytes of a part, in chunks of at most ``READ_BYTES``.
 
+    A deflated part is inflated by ISA-L (:mod:`isal`) when it is installed: about twice
+    as fast as zlib, which matters for a worksheet of hundreds of MB (inflating was the
+    slowest step of reading the shared strings); the checks are zipfile's (the local
+    header, the size, the CRC).
+
     :raises PartError: missing, corrupt, encrypted or over the budget.
     """
     try:
-        with archive.open(name) as stream:
-            while chunk := stream.read(READ_BYTES):
-                budget.spend(len(chunk))
-                yield chunk
+        with archive.open(name) as stream:  # zipfile checks the entry and its header
+            info = archive.getinfo(name)
+            fast = (_isal_zlib is not None and info.compress_type == zipfile.ZIP_DEFLATED
+                    and not info.flag_bits & 0x1 and archive.filename is not None)
+            if not fast:
+                while chunk := stream.read(READ_BYTES):
+                    budget.spend(len(chunk))
+                    yield chunk
+                return
+        yield from _inflate(Path(archive.filename), info, budget)  # type: ignore[arg-type]
     except ZIP_ERRORS:
         raise PartError("workbook part is missing or broken") from None
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
+_RAW_READ = 256 << 10
+
+
+def _inflate(path: Path, info: zipfile.ZipInfo, budget: Budget) -> Iterator[bytes]:
+    """A deflated member's bytes through ISA-L, checked as zipfile checks them.
+
+    :raises zipfile.BadZipFile: a bad header, a truncated or overlong stream, a bad CRC.
+    """
+    with path.open("rb") as fh:
+        fh.seek(info.header_offset)
+        signature, name_len, extra_len = _LOCAL_HEADER.unpack(fh.read(_LOCAL_HEADER.size))
+        if signature != b"PK\x03\x04":
+            raise zipfile.BadZipFile("bad local file header")
+        fh.seek(info.header_offset + _LOCAL_HEADER.size + name_len + extra_len)
+        inflater = _isal_zlib.decompressobj(-15)  # type: ignore[union-attr]
+        left, size, crc = info.compress_size, 0, 0
+        while not inflater.eof:
+            data = inflater.unconsumed_tail
+            if not data and left:
+                data = fh.read(min(left, _RAW_READ))
+                left -= len(data)
+                if not data:
+                    raise zipfile.BadZipFile("member cut short")
+            # With no input left, the call flushes what an earlier, size-limited one held.
+            out = inflater.decompress(data, READ_BYTES)
+            if not out and not data:
+                raise zipfile.BadZipFile("truncated deflate stream")
+            if out:
+                size += len(out)
+                if size > info.file_size:
+                    raise zipfile.BadZipFile("member larger than its directory entry")
+                budget.spend(len(out))
+                crc = _isal_zlib.crc32(out, crc)  # type: ignore[union-attr]
+                yield out
+        if size != info.file_size or crc != info.CRC:
+            raise zipfile.BadZipFile("bad CRC-32 or size")
 
 
 def read_part(archive: zipfile.ZipFile, name: str, budget: Budget) -> bytes:

@@ -9,13 +9,19 @@ import os
 import time
 import zipfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matchers.readers import ooxml
 from matchers.readers.background import InOrder
 from matchers.readers.ooxml import Budget, PartError, open_zip, stream_part
+from matchers.readers.sheetfast import _plain_items, fast_strings
+from matchers.readers.sheetparse import SharedStringsHandler
 from matchers.readers.xmlchunks import markup_declared
+from matchers.readers.xmlscan import NotCompact
 
 pytestmark = pytest.mark.skipif(ooxml._isal_zlib is None, reason="isal not installed")
 
@@ -169,3 +175,43 @@ def test_many_chunks_read_alike_on_workers_and_by_expat(tmp_path: Path) -> None:
 ])  # fmt: skip
 def test_markup_declared(chunk: bytes, declared: bool) -> None:
     assert markup_declared(chunk) is declared
+
+
+_SST_PIECE = st.one_of(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")).map(escape),
+    st.sampled_from([" ", "\t", "\n", "&amp;", "&lt;", "&#233;", "&#32;", "_x000D_", ">"]),
+)
+_SST_TEXT = st.lists(_SST_PIECE, max_size=12).map("".join)  # XML text, escaped
+_SST_ITEM = st.one_of(
+    _SST_TEXT.map(lambda t: f"<si><t>{t}</t></si>"),
+    _SST_TEXT.map(lambda t: f'<si><t xml:space="preserve">{t}</t></si>'),
+    st.just("<si><t/></si>"), st.just("<si/>"),
+    _SST_TEXT.map(lambda t: f"<si><r><t>{t}</t></r><r><t>x</t></r></si>"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=st.lists(_SST_ITEM, min_size=1, max_size=20))
+def test_shared_strings_fast_paths_equal_expat(items: list[str]) -> None:
+    """Both vectorised readings of a chunk of ``<si>`` items (the plain back-to-back one
+    and the general one) give expat's strings."""
+    chunk = "".join(items).encode()
+    handler = SharedStringsHandler(1 << 20)
+    handler.parser().Parse(b"<sst>" + chunk + b"</sst>", True)
+    plain = all(i.startswith(("<si><t>", '<si><t xml:space="preserve">')) for i in items)
+    assert (_plain_items(chunk) is not None) == plain
+    try:
+        values, over = fast_strings(chunk, 1 << 20)
+    except NotCompact:
+        assert not plain
+        return
+    assert values.to_pylist() == handler.values
+    assert over == []
+
+
+def test_plain_shared_strings_over_the_limit_read_empty() -> None:
+    chunk = b"<si><t>short</t></si><si><t>far too long</t></si><si><t>ok</t></si>"
+    assert _plain_items(chunk) is not None
+    values, over = fast_strings(chunk, 5)
+    assert values.to_pylist() == ["short", "", "ok"]
+    assert over == [1]

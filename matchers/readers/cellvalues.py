@@ -254,8 +254,31 @@ def _as_is(values: pa.Array) -> pa.Array:
     return values
 
 
+_SPACE_BYTE = np.zeros(256, dtype=bool)
+_SPACE_BYTE[[ord(c) for c in XML_SPACE]] = True
+
+
+def _untrimmed(values: pa.Array) -> bool:
+    """Whether any value starts or ends with XML whitespace: a look at the first and last
+    byte of each, straight from the Arrow buffers (trimming copies every string)."""
+    if values.type != pa.string() or not len(values):
+        return True
+    _, offsets_buf, data_buf = values.buffers()
+    if data_buf is None:
+        return False
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[values.offset:
+                                                          values.offset + len(values) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    return bool(_SPACE_BYTE[data[starts[filled]]].any()
+                or _SPACE_BYTE[data[ends[filled] - 1]].any())
+
+
 def _render_text(values: pa.Array, trim: bool, plain: bool) -> pa.Array:
     need = np.zeros(len(values), dtype=bool) if plain else _mask(values, _NEEDS_XML)
+    if trim and plain and not _untrimmed(values):
+        return values  # nothing to unescape, nothing to trim
     if trim:
         return _split(values, need, lambda v: pc.utf8_trim(v, XML_SPACE),
                       lambda v: xml_text(v, trim=True))

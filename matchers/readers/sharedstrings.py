@@ -2,7 +2,8 @@
 text of the workbook there once and cells point at it by number, so it must be held
 while the sheets are read. It is held compactly — one Arrow string array (a 1.5M-string
 table: ~40 MB, where a Python list would take ~150 MB) — and read like the sheets:
-vectorised chunks of whole ``<si>`` elements, expat for the rest.
+vectorised chunks of whole ``<si>`` elements (two at a time, on worker threads), expat
+for the rest.
 
 Limits: the table's text may not exceed :data:`MAX_TABLE_BYTES` (the workbook is then
 refused: holding it would break the memory bound); one string longer than the record

@@ -3,7 +3,9 @@
 The part is cut into chunks of whole rows (:mod:`.xmlchunks`); each chunk is read
 vectorised (:mod:`.sheetfast`), or by expat when it is not in the compact form; from a
 chunk with a comment or CDATA on, expat reads the rest of the sheet. Cells become
-:class:`~.sheetcells.Block` objects of at most a few MB of text each.
+:class:`~.sheetcells.Block` objects of at most a few MB of text each. Chunks are read on
+two worker threads (:class:`~.background.InOrder`) while the caller inflates and cuts
+the next ones; their blocks come back in file order.
 
 What cannot be read stops the sheet, not the workbook: rows read before the damage
 (a truncated download, XML that is not well-formed, the expansion limit) are kept, and

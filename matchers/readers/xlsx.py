@@ -10,12 +10,12 @@ without ``.0`` (a BSN typed as a number), so the values read like a CSV export o
 sheet.
 
 .xlsx is streamed: a sheet is read a chunk of rows at a time from its XML part
-(:mod:`.sheetxml`), mostly vectorised, so memory stays flat however long the sheet is
-and a 500,000-row sheet reads at about the CSV rate; only the shared strings table is
-held (compactly, :mod:`.sharedstrings`). Columns are numbered from the leftmost column
-used in a sheet's first rows (the reader before this one, python-calamine, counted from
-the leftmost in the whole sheet; the two differ only when a later row starts further
-left). Legacy .xls and .ods go through python-calamine, which holds one sheet in memory
+(:mod:`.sheetxml`), mostly vectorised and two chunks at a time, so memory stays flat
+however long the sheet is (a 2M-row sheet: about half the CSV rate); only the shared
+strings table is held (compactly, :mod:`.sharedstrings`). Columns are numbered from the
+leftmost column used in a sheet's first rows (the reader before this one, python-calamine,
+counted from the leftmost in the whole sheet; the two differ only when a later row starts
+further left). Legacy .xls and .ods go through python-calamine, which holds one sheet in memory
 at a time.
 """
 
